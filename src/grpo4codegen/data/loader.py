@@ -1,0 +1,158 @@
+"""Load LeetCodeDataset (hub name or local .jsonl/.jsonl.gz/.parquet) or the built-in problems.
+
+Both published schemas are accepted: v0.3.x (flat fields) and v0.2.0 (metadata under `meta`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from .problems import Problem
+from .testparse import parse_check
+
+BUILTIN = "builtin"
+HUB_NAME = "newfacade/LeetCodeDataset"
+_LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
+_STARTER_RE = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def load_problems(source: str | Path = BUILTIN, split: str = "test", strict: bool = True) -> list[Problem]:
+    """Problems from `builtin`, a local file, or a hub dataset name (with `split`).
+
+    With `strict`, a row without the fields a problem needs is an error naming the row; otherwise it
+    is skipped. Unparsed asserts never fail loading: they are kept on the problem with their reason.
+    """
+    rows, origin = _read_rows(str(source), split)
+    problems: list[Problem] = []
+    for index, row in enumerate(rows, start=1):
+        try:
+            problems.append(problem_from_row(row, origin))
+        except UserError as e:
+            if strict:
+                raise UserError(f"{origin}: row {index}: {e}") from None
+    if not problems:
+        raise UserError(f"{origin}: no problems found")
+    return problems
+
+
+def problem_from_row(row: dict[str, Any], origin: str = "") -> Problem:
+    """Normalise one dataset row (either schema) into a Problem."""
+    if not isinstance(row, dict):
+        raise UserError("row is not a JSON object")
+    task_id = row.get("task_id")
+    missing = [k for k in ("task_id", "entry_point", "test") if not row.get(k)]
+    if missing:
+        label = f"task {task_id!r}" if task_id else "row"
+        raise UserError(f"{label} has no {', '.join(missing)} field")
+    try:
+        tests, unparsed = parse_check(row["test"])
+    except ValueError as e:
+        raise UserError(f"task {task_id!r}: {e}") from None
+    meta = row.get("meta") or {}
+    description = row.get("problem_description") or meta.get("question_title") or ""
+    starter = row.get("starter_code") or _starter_from_query(row.get("query") or "")
+    question_id = row.get("question_id", meta.get("question_id"))
+    return Problem(
+        task_id=str(task_id),
+        entry_point=str(row["entry_point"]),
+        preamble=row.get("prompt") or "",
+        tests=tests,
+        question_id=int(question_id) if question_id not in (None, "") else None,
+        difficulty=row.get("difficulty") or meta.get("difficulty"),
+        tags=list(row.get("tags") or meta.get("tags") or []),
+        date=row.get("estimated_date") or meta.get("estimated_date"),
+        title=row.get("title") or _title_from_task_id(str(task_id)),
+        description=description,
+        starter_code=starter,
+        reference_solution=row.get("completion") or "",
+        query=row.get("query") or "",
+        response=row.get("response") or "",
+        unparsed_tests=unparsed,
+        source=origin,
+    )
+
+
+def _starter_from_query(query: str) -> str:
+    blocks = _STARTER_RE.findall(query)
+    return blocks[-1] if blocks else ""
+
+
+def _title_from_task_id(task_id: str) -> str:
+    return " ".join(w.capitalize() for w in task_id.split("-"))
+
+
+def _read_rows(source: str, split: str) -> tuple[Iterable[dict[str, Any]], str]:
+    if source == BUILTIN:
+        text = resources.files("grpo4codegen.data.builtin").joinpath("problems.jsonl").read_text("utf-8")
+        return list(_parse_jsonl(text.splitlines(), "builtin problems")), BUILTIN
+    path = Path(source).expanduser()
+    if path.exists() or source.endswith(_LOCAL_SUFFIXES) or source.startswith((".", "/", "~")):
+        return _read_local(path), str(path)
+    return _read_hub(source, split), f"{source}[{split}]"
+
+
+def _read_local(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; give a .jsonl, .jsonl.gz or .parquet file")
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return _read_parquet(path)
+    try:
+        if name.endswith(".gz"):
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        else:
+            lines = path.read_text("utf-8").splitlines()
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: cannot read ({type(e).__name__}: {e})") from None
+    return list(_parse_jsonl(lines, str(path)))
+
+
+def _parse_jsonl(lines: Iterable[str], origin: str) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{origin}: line {number} is not valid JSON ({e.msg})") from None
+
+
+def _read_parquet(path: Path) -> list[dict[str, Any]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UserError("reading .parquet needs pyarrow: pip install pyarrow") from None
+    try:
+        return pq.read_table(path).to_pylist()
+    except Exception as e:  # pyarrow raises several unrelated types for corrupt files
+        raise UserError(f"{path}: cannot read parquet ({e})") from None
+
+
+def _read_hub(name: str, split: str) -> list[dict[str, Any]]:
+    try:
+        import datasets
+    except ImportError:
+        raise UserError(
+            f"{name!r} is not a local file, and loading from the Hugging Face hub needs `datasets` "
+            "(pip install 'grpo4codegen[train]'); or pass a local .jsonl/.jsonl.gz/.parquet file"
+        ) from None
+    try:
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as e:  # offline, unknown repo, unknown split: all surface as various types
+        raise UserError(
+            f"cannot load {name!r} (split {split!r}) from the Hugging Face hub: {type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}. Offline? Pass a local file instead, e.g. "
+            "--dataset ../shared/data/leetcodedataset/LeetCodeDataset-v0.3.1-test.jsonl.gz"
+        ) from None
+    return [dict(r) for r in ds]

@@ -1,0 +1,1 @@
+"""Sandboxed execution of candidate solutions (importable without torch)."""
