@@ -38,7 +38,7 @@ def literal(node: ast.AST) -> Any:
     if isinstance(node, ast.Dict):
         if any(k is None for k in node.keys):
             raise NotLiteral("dict unpacking (**) is not a literal")
-        return {literal(k): literal(v) for k, v in zip(node.keys, node.values)}
+        return {literal(k): literal(v) for k, v in zip(node.keys, node.values, strict=True)}
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = literal(node.operand)
         if not isinstance(v, (int, float)):
