@@ -1,0 +1,389 @@
+"""The executor: a pool of warm sandbox workers, and the place where verdicts are decided.
+
+`Executor.run_many` is the API the rewards, the server and the scorer share. Workers are fresh
+interpreters (`python -m grpo4codegen.sandbox.worker`), so they never hold expected outputs; the
+executor sends them code and inputs only, and compares the plain results that come back with the
+expected values itself. A worker that dies is replaced; its job is retried once, then reported as an
+infrastructure failure, distinct from any verdict on the candidate.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import json
+import logging
+import os
+import queue
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..data.problems import Problem
+from .isolation import IsolationConfig
+from .types import ExecOutcome, ExecutionResult, Limits, TestResult
+from .values import expected_canonical, matches, short_repr
+from .worker import read_frame, write_frame
+
+log = logging.getLogger(__name__)
+WATCHDOG_MARGIN_S = 30.0
+WORKER_START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Submission:
+    """One candidate solution for one problem (function-call tests)."""
+
+    problem: Problem
+    code: str
+    limits: Limits | None = None
+
+
+@dataclass
+class StdioSubmission:
+    """One program run against (stdin, expected stdout) cases, as in ExecEval."""
+
+    code: str
+    cases: list[tuple[str, str]]
+    limits: Limits | None = None
+
+
+@dataclass
+class _Prepared:
+    """A problem's tests encoded for workers, and its expected values in canonical form."""
+
+    problem: Problem
+    encoded_args: list[str]
+    expected: list[Any]
+
+
+@dataclass
+class ExecutorStats:
+    submissions: int = 0
+    tests: int = 0
+    worker_restarts: int = 0
+    infra_failures: int = 0
+    retries: int = 0
+    outcomes: collections.Counter = field(default_factory=collections.Counter)
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+class _WorkerHandle:
+    """One worker process and the pipes to it."""
+
+    def __init__(self, config: IsolationConfig) -> None:
+        to_worker_r, self.to_worker = os.pipe()
+        self.from_worker, from_worker_w = os.pipe()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            # only where this package lives: the caller's script directory must not leak into the sandbox
+            "PYTHONPATH": _package_root(),
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "LANG": "C.UTF-8",
+        }
+        cmd = [sys.executable, "-m", "grpo4codegen.sandbox.worker", str(to_worker_r), str(from_worker_w)]
+        cmd.append(json.dumps(asdict(config)))
+        self.process = subprocess.Popen(
+            cmd, pass_fds=(to_worker_r, from_worker_w), env=env, cwd="/", stdin=subprocess.DEVNULL
+        )
+        os.close(to_worker_r)
+        os.close(from_worker_w)
+        hello = self._read(WORKER_START_TIMEOUT_S)
+        self.layers: dict[str, str] = hello.get("layers", {})
+        self.instructions: str = hello.get("instructions", "")
+
+    def request(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            write_frame(self.to_worker, job)
+        except OSError as e:
+            raise WorkerDied(f"cannot send to worker: {e}") from None
+        return self._read(timeout)
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        if not select.select([self.from_worker], [], [], timeout)[0]:
+            raise WorkerDied(f"worker gave no answer within {timeout:.0f} s")
+        try:
+            frame = read_frame(self.from_worker)
+        except (EOFError, ValueError, OSError) as e:
+            raise WorkerDied(f"broken worker reply: {e}") from None
+        if frame is None:
+            code = self.process.poll()
+            raise WorkerDied(f"worker exited (status {code})")
+        return frame
+
+    def close(self) -> None:
+        for fd in (self.to_worker, self.from_worker):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+def _package_root() -> str:
+    import grpo4codegen
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(grpo4codegen.__file__)))
+
+
+class Executor:
+    """A pool of warm sandbox workers. Thread-safe; use as a context manager or call close()."""
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        isolation: IsolationConfig | None = None,
+        limits: Limits | None = None,
+        retries: int = 1,
+    ) -> None:
+        self.size = workers or os.cpu_count() or 1
+        self.isolation = isolation or IsolationConfig()
+        self.limits = limits or Limits()
+        self.retries = retries
+        self.stats = ExecutorStats()
+        self._idle: queue.Queue[_WorkerHandle | None] = queue.Queue()
+        self._started = 0
+        self._lock = threading.Lock()
+        self._prepared: collections.OrderedDict[int, _Prepared] = collections.OrderedDict()
+        self._job_ids = iter(range(1, sys.maxsize))
+        self._closed = False
+        self._threads = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="g4c-exec")
+
+    # -- public API -------------------------------------------------------------------------------
+    def run(self, problem: Problem, code: str, limits: Limits | None = None) -> ExecutionResult:
+        return self.run_many([Submission(problem, code, limits)])[0]
+
+    def run_many(
+        self,
+        submissions: Sequence[Submission | StdioSubmission],
+        on_result: Callable[[int, ExecutionResult], None] | None = None,
+    ) -> list[ExecutionResult]:
+        """Run submissions concurrently (one per worker at a time); results in input order."""
+        futures = [self._threads.submit(self._run_one, s) for s in submissions]
+        results = []
+        for index, future in enumerate(futures):
+            result = future.result()
+            if on_result:
+                on_result(index, result)
+            results.append(result)
+        return results
+
+    def run_stdio(
+        self, code: str, cases: list[tuple[str, str]], limits: Limits | None = None
+    ) -> ExecutionResult:
+        return self.run_many([StdioSubmission(code, cases, limits)])[0]
+
+    def layers(self) -> dict[str, str]:
+        """Isolation layers active in a worker and its children (runs a trivial probe submission)."""
+        handle = self._acquire()
+        try:
+            job = self._job(StdioSubmission("pass", [("", "")]), self.limits)
+            reply = handle.request(job, WATCHDOG_MARGIN_S)
+            return {**reply.get("layers", {}), "instructions_counter": handle.instructions}
+        finally:
+            self._idle.put(handle)
+
+    def close(self) -> None:
+        self._closed = True
+        self._threads.shutdown(wait=True)
+        while True:
+            try:
+                handle = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if handle is not None:
+                handle.close()
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals --------------------------------------------------------------------------------
+    def _run_one(self, submission: Submission | StdioSubmission) -> ExecutionResult:
+        limits = submission.limits or self.limits
+        started = time.perf_counter()
+        if isinstance(submission, Submission):
+            prepared = self._prepare(submission.problem)
+            expected = prepared.expected
+        else:
+            expected = [out for _, out in submission.cases]
+        if not expected:
+            return ExecutionResult(tests=[], wall_time=0.0)
+        job = self._job(submission, limits)
+        timeout = limits.total_time_s * 2 + WATCHDOG_MARGIN_S
+        error = ""
+        for attempt in range(self.retries + 1):
+            handle = None
+            try:
+                handle = self._acquire()
+                reply = handle.request(job, timeout)
+                self._idle.put(handle)
+                break
+            except WorkerDied as e:
+                error = str(e)
+                log.warning("sandbox worker failed (attempt %d): %s", attempt + 1, e)
+                self._replace(handle)
+                self.stats.retries += attempt < self.retries
+            except Exception as e:  # could not start a worker at all
+                error = f"{type(e).__name__}: {e}"
+                self._replace(handle)
+        else:
+            self.stats.infra_failures += 1
+            return ExecutionResult(
+                infra_error=f"executor failure: {error}", wall_time=time.perf_counter() - started
+            )
+        if reply.get("infra_error"):
+            self.stats.infra_failures += 1
+            return ExecutionResult(infra_error=reply["infra_error"], wall_time=time.perf_counter() - started)
+        stdio = isinstance(submission, StdioSubmission)
+        tests = [_verdict(raw or {}, exp, stdio) for raw, exp in zip(reply["tests"], expected, strict=True)]
+        result = ExecutionResult(tests=tests, wall_time=time.perf_counter() - started)
+        with self._lock:
+            self.stats.submissions += 1
+            self.stats.tests += len(tests)
+            self.stats.outcomes.update(t.exec_outcome.value for t in tests)
+        return result
+
+    def _job(self, submission: Submission | StdioSubmission, limits: Limits) -> dict[str, Any]:
+        job: dict[str, Any] = {
+            "id": next(self._job_ids),
+            "code": submission.code,
+            "time_s": limits.time_s,
+            "memory_mb": limits.memory_mb,
+            "total_time_s": limits.total_time_s,
+            "output_bytes": limits.output_bytes,
+            "stop_on_first_fail": limits.stop_on_first_fail,
+            "metrics": list(limits.metrics),
+        }
+        if isinstance(submission, Submission):
+            problem = submission.problem
+            job.update(
+                mode="call",
+                preamble=problem.preamble,
+                class_name=problem.class_name,
+                method=problem.method_name,
+                tests=self._prepare(problem).encoded_args,
+            )
+        else:
+            job.update(mode="stdio", tests=[stdin for stdin, _ in submission.cases])
+        return job
+
+    def _prepare(self, problem: Problem) -> _Prepared:
+        key = id(problem)
+        with self._lock:
+            prepared = self._prepared.get(key)
+            if prepared is not None and prepared.problem is problem:
+                self._prepared.move_to_end(key)
+                return prepared
+        encoded = [json.dumps([[a.name, a.value, a.kind] for a in t.args]) for t in problem.tests]
+        expected = [expected_canonical(t.expected, t.compare) for t in problem.tests]
+        prepared = _Prepared(problem, encoded, expected)
+        with self._lock:
+            self._prepared[key] = prepared
+            while len(self._prepared) > 4096:
+                self._prepared.popitem(last=False)
+        return prepared
+
+    def _acquire(self) -> _WorkerHandle:
+        if self._closed:
+            raise RuntimeError("executor is closed")
+        with self._lock:
+            start_one = self._started < self.size and self._idle.empty()
+            if start_one:
+                self._started += 1
+        if start_one:
+            try:
+                return _WorkerHandle(self.isolation)
+            except Exception:
+                with self._lock:
+                    self._started -= 1
+                raise
+        handle = self._idle.get()
+        if handle is None:
+            raise RuntimeError("executor is closed")
+        return handle
+
+    def _replace(self, handle: _WorkerHandle | None) -> None:
+        """Drop a failed worker; a fresh one is started on the next acquire."""
+        if handle is not None:
+            handle.close()
+            self.stats.worker_restarts += 1
+        with self._lock:
+            if handle is not None:
+                self._started -= 1
+
+
+def _verdict(raw: dict[str, Any], expected: Any, stdio: bool) -> TestResult:
+    metrics = {
+        "time_consumed": raw.get("t"),
+        "tracemalloc_current": raw.get("mc"),
+        "tracemalloc_peak": raw.get("mp"),
+        "cpu_instruction_count": raw.get("ins"),
+        "steps": raw.get("st"),
+    }
+    if "o" in raw:
+        return TestResult(
+            ExecOutcome(raw["o"]), error=raw.get("e", ""), skipped=bool(raw.get("skip")), **metrics
+        )
+    if "v" not in raw:
+        return TestResult(ExecOutcome.RUNTIME_ERROR, error="no result", **metrics)
+    value = raw["v"]
+    ok = stdio_matches(value, expected) if stdio else matches(value, expected)
+    if ok:
+        return TestResult(ExecOutcome.PASSED, result=short_repr(value), **metrics)
+    return TestResult(
+        ExecOutcome.WRONG_ANSWER,
+        result=short_repr(value),
+        error=f"expected {short_repr(expected, 120)}",
+        **metrics,
+    )
+
+
+def stdio_matches(actual: Any, expected: str) -> bool:
+    """Output equality up to trailing whitespace; numeric tokens within 1e-5."""
+    if not isinstance(actual, str):
+        return False
+    a = [line.rstrip() for line in actual.rstrip().splitlines()]
+    e = [line.rstrip() for line in expected.rstrip().splitlines()]
+    if a == e:
+        return True
+    ta, te = " ".join(a).split(), " ".join(e).split()
+    if len(ta) != len(te):
+        return False
+    for x, y in zip(ta, te, strict=True):
+        if x == y:
+            continue
+        try:
+            if not matches(float(x), float(y)):
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+_default: Executor | None = None
+_default_lock = threading.Lock()
+
+
+def default_executor() -> Executor:
+    """A process-wide embedded executor, started on first use and closed at exit."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Executor()
+            atexit.register(_default.close)
+        return _default

@@ -1,0 +1,159 @@
+"""Plain-data form of values crossing the sandbox boundary, and the comparison the parent makes.
+
+The child turns whatever the candidate returned into JSON-compatible data (`canonical`): linked lists
+and trees become tagged lists, tuples become lists (LeetCode serialises both as arrays), sets and dicts
+are tagged. The parent compares that data with the expected value it never sent to the child
+(`matches`), so no object the candidate built (say, one whose `__eq__` is always true) reaches it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from typing import Any
+
+LIST_TAG = "__list_node__"
+TREE_TAG = "__tree_node__"
+SET_TAG = "__set__"
+DICT_TAG = "__dict__"
+MAX_NODES = 1_000_000  # a longer (or cyclic) linked list / tree is reported as an error
+FLOAT_ABS_TOL = 1e-5
+FLOAT_REL_TOL = 1e-9
+
+_SCALARS = (type(None), bool, int, float, str)
+
+
+class UnsupportedValue(TypeError):
+    """The candidate returned something that has no plain-data form."""
+
+
+def canonical(x: Any) -> Any:
+    """JSON-compatible form of a returned value. Exact type checks: subclasses are not trusted."""
+    t = type(x)
+    if t in _SCALARS:
+        return x
+    if t is list or t is tuple:
+        if all(type(e) in _SCALARS for e in x):
+            return list(x)
+        return [canonical(e) for e in x]
+    if t is dict:
+        return {DICT_TAG: [[canonical(k), canonical(v)] for k, v in x.items()]}
+    if t is set or t is frozenset:
+        return {SET_TAG: [canonical(e) for e in x]}
+    if hasattr(x, "val") and hasattr(x, "next"):
+        return {LIST_TAG: linked_list_values(x)}
+    if hasattr(x, "val") and hasattr(x, "left") and hasattr(x, "right"):
+        return {TREE_TAG: tree_values(x)}
+    raise UnsupportedValue(f"return type {t.__name__} has no plain-data form")
+
+
+def linked_list_values(head: Any) -> list[Any]:
+    values = []
+    node = head
+    while node is not None:
+        if len(values) >= MAX_NODES:
+            raise UnsupportedValue("linked list too long or cyclic")
+        values.append(canonical(node.val))
+        node = node.next
+    return values
+
+
+def tree_values(root: Any) -> list[Any]:
+    """LeetCode level order with None gaps, trailing Nones removed."""
+    out: list[Any] = []
+    queue: deque[Any] = deque([root])
+    count = 0
+    while queue:
+        node = queue.popleft()
+        if node is None:
+            out.append(None)
+            continue
+        count += 1
+        if count > MAX_NODES:
+            raise UnsupportedValue("tree too large or cyclic")
+        out.append(canonical(node.val))
+        queue.append(node.left)
+        queue.append(node.right)
+    while out and out[-1] is None:
+        out.pop()
+    return out
+
+
+class _Node:
+    __slots__ = ("val", "left", "right")
+
+    def __init__(self, val: Any) -> None:
+        self.val, self.left, self.right = val, None, None
+
+
+def normalise_tree_list(values: list[Any]) -> list[Any]:
+    """Rebuild a level-order list as a tree and serialise it again (drops unreachable/trailing Nones)."""
+    if not values or values[0] is None:
+        return []
+    root = _Node(values[0])
+    queue = deque([root])
+    i = 1
+    while queue and i < len(values):
+        node = queue.popleft()
+        for side in ("left", "right"):
+            if i < len(values) and values[i] is not None:
+                child = _Node(values[i])
+                setattr(node, side, child)
+                queue.append(child)
+            i += 1
+    return tree_values(root)
+
+
+def expected_canonical(expected: Any, compare: str) -> Any:
+    """The canonical form a correct result must have, computed in the parent once per test."""
+    if compare == "list_node":
+        return {LIST_TAG: [canonical(v) for v in expected]}
+    if compare == "tree_node":
+        return {TREE_TAG: normalise_tree_list(list(expected))}
+    return canonical(expected)
+
+
+def matches(actual: Any, expected: Any) -> bool:
+    """Equality on canonical data; floats within LeetCode's 1e-5; node results where None means empty."""
+    if isinstance(expected, dict) and len(expected) == 1:
+        tag = next(iter(expected))
+        if tag in (LIST_TAG, TREE_TAG) and actual is None:
+            return not expected[tag]
+        if not (isinstance(actual, dict) and set(actual) == {tag}):
+            return False
+        a, e = actual[tag], expected[tag]
+        if tag in (SET_TAG, DICT_TAG):
+            return _unordered_equal(a, e)
+        return _equal(a, e)
+    return _equal(actual, expected)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return a == b or math.isclose(a, b, rel_tol=FLOAT_REL_TOL, abs_tol=FLOAT_ABS_TOL)
+        return False
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return matches(a, b)
+    if type(a) is not type(b) and not (isinstance(a, (int, bool)) and isinstance(b, (int, bool))):
+        return False
+    return a == b
+
+
+def _unordered_equal(a: Any, b: Any) -> bool:
+    if not (isinstance(a, list) and isinstance(b, list)) or len(a) != len(b):
+        return False
+    key = lambda v: json.dumps(v, sort_keys=True)  # noqa: E731
+    return sorted(map(key, a)) == sorted(map(key, b))
+
+
+def short_repr(value: Any, limit: int = 200) -> str:
+    """A bounded display form of a canonical value."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
