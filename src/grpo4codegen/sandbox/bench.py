@@ -1,0 +1,162 @@
+"""`bench sandbox`: the executor against a process-per-test baseline and an in-process floor, one run.
+
+(1)  ours, full isolation, verdicts only      (1m) ours, every metric on
+(2)  a fresh interpreter per test case (the ExecEval model)
+(3)  the floor: the same tests in-process, no isolation, no metrics, one process per core
+Every configuration runs the same reference solutions on the same tests; figures are tests per second.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..data.problems import Problem
+from .commands import REFERENCE_LIMITS
+from .executor import Executor, Submission
+from .harness import build_args, load_solution
+from .types import Limits
+from .values import canonical, expected_canonical, matches
+
+_PER_TEST_SCRIPT = """
+import json, sys
+sys.setrecursionlimit(1000)
+from grpo4codegen.sandbox.harness import build_args, load_solution
+from grpo4codegen.sandbox.values import canonical
+job = json.load(open(sys.argv[1]))
+ns = load_solution(job["code"], compile(job["preamble"], "<preamble>", "exec"))
+args, kwargs = build_args(job["args"], ns)
+print(json.dumps(canonical(getattr(ns[job["cls"]](), job["method"])(*args, **kwargs))))
+"""
+
+
+def _floor_problem(payload: tuple[str, str, str, str, list[str], list[Any]]) -> tuple[int, float]:
+    """In-process run of one problem's tests: load once, call each test, compare. (passed, seconds)."""
+    code, preamble, cls, method, encoded, expected = payload
+    t0 = time.perf_counter()
+    passed = 0
+    try:
+        ns = load_solution(code, compile(preamble, "<preamble>", "exec") if preamble else None)
+    except Exception:
+        return 0, time.perf_counter() - t0
+    for raw, exp in zip(encoded, expected, strict=True):
+        try:
+            args, kwargs = build_args(raw, ns)
+            passed += matches(canonical(getattr(ns[cls](), method)(*args, **kwargs)), exp)
+        except Exception:
+            pass
+    return passed, time.perf_counter() - t0
+
+
+def _payload(p: Problem) -> tuple[str, str, str, str, list[str], list[Any]]:
+    encoded = [json.dumps([[a.name, a.value, a.kind] for a in t.args]) for t in p.tests]
+    expected = [expected_canonical(t.expected, t.compare) for t in p.tests]
+    return p.reference_solution, p.preamble, p.class_name, p.method_name, encoded, expected
+
+
+def run_floor(problems: list[Problem], workers: int) -> tuple[float, list[float], int]:
+    """Wall seconds, per-problem seconds and tests passed for the in-process floor."""
+    ctx = mp.get_context("fork")
+    t0 = time.perf_counter()
+    with ctx.Pool(workers) as pool:
+        out = pool.map(_floor_problem, [_payload(p) for p in problems], chunksize=1)
+    return time.perf_counter() - t0, [s for _, s in out], sum(n for n, _ in out)
+
+
+def run_ours(problems: list[Problem], workers: int, limits: Limits) -> tuple[float, list[float], int]:
+    with Executor(workers=workers, limits=limits) as executor:
+        executor.run(problems[0], problems[0].reference_solution)  # start the pool outside the timing
+        t0 = time.perf_counter()
+        results = executor.run_many([Submission(p, p.reference_solution) for p in problems])
+        wall = time.perf_counter() - t0
+    return wall, [r.wall_time for r in results], sum(r.passed for r in results)
+
+
+def run_process_per_test(problems: list[Problem], workers: int) -> tuple[float, int]:
+    """A fresh interpreter for every test case; the parent compares what it prints."""
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "run_one.py")
+        with open(script, "w") as f:
+            f.write(_PER_TEST_SCRIPT)
+        jobs = []
+        for pi, p in enumerate(problems):
+            for ti, t in enumerate(p.tests):
+                path = os.path.join(tmp, f"{pi}_{ti}.json")
+                with open(path, "w") as f:
+                    json.dump(
+                        {
+                            "code": p.reference_solution,
+                            "preamble": p.preamble,
+                            "cls": p.class_name,
+                            "method": p.method_name,
+                            "args": json.dumps([[a.name, a.value, a.kind] for a in t.args]),
+                        },
+                        f,
+                    )
+                jobs.append((path, expected_canonical(t.expected, t.compare)))
+
+        def one(job: tuple[str, Any]) -> bool:
+            proc = subprocess.run(
+                [sys.executable, script, job[0]], capture_output=True, text=True, env=env, timeout=600
+            )
+            try:
+                return proc.returncode == 0 and matches(json.loads(proc.stdout), job[1])
+            except ValueError:
+                return False
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            passed = sum(pool.map(one, jobs))
+        return time.perf_counter() - t0, passed
+
+
+def run_benchmark(problems: list[Problem], limit: int | None, workers: int | None, skip_baseline: bool) -> int:
+    problems = problems[:limit] if limit else problems
+    workers = workers or os.cpu_count() or 1
+    tests = sum(len(p.tests) for p in problems)
+    print(f"bench sandbox: {len(problems)} problems, {tests} tests, {workers} workers/processes", flush=True)
+    verdict_limits = Limits(**{**REFERENCE_LIMITS.__dict__, "metrics": ("time",)})
+    metric_limits = Limits(**{**REFERENCE_LIMITS.__dict__, "metrics": ("time", "memory", "steps", "instructions")})
+
+    floor_s, floor_per, floor_passed = run_floor(problems, workers)
+    print(f"(3)  floor, in-process            {tests / floor_s:9.1f} tests/s  {floor_s:7.2f} s  passed {floor_passed}", flush=True)
+    ours_s, ours_per, ours_passed = run_ours(problems, workers, verdict_limits)
+    print(f"(1)  ours, isolated, verdicts     {tests / ours_s:9.1f} tests/s  {ours_s:7.2f} s  passed {ours_passed}", flush=True)
+    met_s, _, met_passed = run_ours(problems, workers, metric_limits)
+    print(f"(1m) ours, isolated, all metrics  {tests / met_s:9.1f} tests/s  {met_s:7.2f} s  passed {met_passed}", flush=True)
+    if skip_baseline:
+        ppt_s, ppt_passed = float("nan"), 0
+    else:
+        ppt_s, ppt_passed = run_process_per_test(problems, workers)
+        print(f"(2)  process per test             {tests / ppt_s:9.1f} tests/s  {ppt_s:7.2f} s  passed {ppt_passed}", flush=True)
+    overhead_ms = statistics.median((o - f) * 1000 for o, f in zip(ours_per, floor_per, strict=True))
+    summary = {
+        "problems": len(problems),
+        "tests": tests,
+        "workers": workers,
+        "ours_tests_per_s": tests / ours_s,
+        "ours_metrics_tests_per_s": tests / met_s,
+        "process_per_test_tests_per_s": tests / ppt_s if not skip_baseline else None,
+        "floor_tests_per_s": tests / floor_s,
+        "speedup_vs_process_per_test": ppt_s / ours_s if not skip_baseline else None,
+        "floor_over_ours": ours_s / floor_s,
+        "floor_over_ours_metrics": met_s / floor_s,
+        "overhead_ms_per_submission": overhead_ms,
+        "passed": {"floor": floor_passed, "ours": ours_passed, "ours_metrics": met_passed, "process_per_test": ppt_passed},
+    }
+    print(
+        f"ratios: (1)/(2) = {summary['speedup_vs_process_per_test'] or float('nan'):.1f}x faster, "
+        f"(3)/(1) = {summary['floor_over_ours']:.3f}, (3)/(1m) = {summary['floor_over_ours_metrics']:.3f}, "
+        f"overhead {overhead_ms:.2f} ms/submission (median)"
+    )
+    print(json.dumps(summary))
+    return 0
