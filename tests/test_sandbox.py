@@ -1,0 +1,218 @@
+"""Executor behaviour: verdicts, comparison modes, metrics, stdio tests, worker failures, real references."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import statistics
+
+import pytest
+
+from grpo4codegen.data import load_problems
+from grpo4codegen.sandbox.executor import Executor, Submission
+from grpo4codegen.sandbox.types import ExecOutcome, Limits
+from grpo4codegen.sandbox.values import canonical, expected_canonical, matches, normalise_tree_list
+
+from .conftest import ADD_REFERENCE, V020, V031, make_problem, needs_data
+
+ALL_METRICS = Limits(metrics=("time", "memory", "steps", "instructions"))
+NODE_PREAMBLE = """
+class ListNode:
+    def __init__(self, val=0, next=None):
+        self.val = val
+        self.next = next
+class TreeNode:
+    def __init__(self, val=0, left=None, right=None):
+        self.val = val
+        self.left = left
+        self.right = right
+def list_node(values):
+    head = None
+    for v in reversed(values):
+        head = ListNode(v, head)
+    return head
+def tree_node(values):
+    if not values:
+        return None
+    nodes = [None if v is None else TreeNode(v) for v in values]
+    kids = iter(nodes[1:])
+    for node in nodes:
+        if node is not None:
+            node.left, node.right = next(kids, None), next(kids, None)
+    return nodes[0]
+"""
+
+
+def test_values_canonical_and_matching():
+    assert canonical((1, 2)) == [1, 2]
+    assert matches(canonical(0.1 + 0.2), expected_canonical(0.3, "eq"))
+    assert matches(canonical(1.000001), 1.0) and not matches(canonical(1.001), 1.0)
+    assert matches(canonical(math.inf), math.inf)
+    assert not matches(canonical("1"), 1)
+    assert matches(canonical({3, 1, 2}), expected_canonical({1, 2, 3}, "eq"))
+    assert matches(canonical({1: "a"}), expected_canonical({1: "a"}, "eq"))
+    assert not matches(canonical({1: "a"}), expected_canonical({1: "b"}, "eq"))
+    assert normalise_tree_list([1, None, 2, None, None]) == [1, None, 2]
+
+
+def test_reference_passes_and_wrong_answer_is_reported(executor, add_problem):
+    assert executor.run(add_problem, ADD_REFERENCE).all_passed
+    wrong = ADD_REFERENCE.replace("a + b", "a - b")
+    r = executor.run(add_problem, wrong)
+    assert [t.exec_outcome for t in r.tests] == [ExecOutcome.WRONG_ANSWER] * 3
+    assert r.tests[0].result == "-1" and "expected 3" in r.tests[0].error
+    half = ADD_REFERENCE.replace("a + b", "a + b if a > 0 else 0")
+    assert [t.passed for t in executor.run(add_problem, half).tests] == [True, True, True]
+    half = ADD_REFERENCE.replace("a + b", "a + b if a < 5 else 0")
+    assert [t.passed for t in executor.run(add_problem, half).tests] == [True, True, False]
+
+
+def test_compilation_and_missing_entry_point(executor, add_problem):
+    r = executor.run(add_problem, "class Solution:\n    def add(self, a, b)\n        return a + b\n")
+    assert {t.exec_outcome for t in r.tests} == {ExecOutcome.COMPILATION_ERROR}
+    r = executor.run(add_problem, "class Solution:\n    def sub(self, a, b):\n        return a - b\n")
+    assert {t.exec_outcome for t in r.tests} == {ExecOutcome.RUNTIME_ERROR}
+    assert "Solution.add is not defined" in r.tests[0].error
+
+
+def test_linked_lists_trees_and_floats(executor):
+    reverse = make_problem(
+        "reverse",
+        [
+            "assert is_same_list(candidate(head=list_node([1, 2, 3])), list_node([3, 2, 1]))",
+            "assert is_same_list(candidate(head=list_node([])), list_node([]))",
+        ],
+        preamble=NODE_PREAMBLE,
+    )
+    code = (
+        "class Solution:\n    def reverse(self, head):\n        prev = None\n        while head:\n"
+        "            head.next, prev, head = prev, head, head.next\n        return prev\n"
+    )
+    assert executor.run(reverse, code).all_passed
+    assert (
+        not executor.run(reverse, "class Solution:\n    def reverse(self, head):\n        return head\n")
+        .tests[0]
+        .passed
+    )
+
+    invert = make_problem(
+        "invert",
+        [
+            "assert is_same_tree(candidate(root=tree_node([4, 2, 7, 1, None])), tree_node([4, 7, 2, None, None, None, 1]))"
+        ],
+        preamble=NODE_PREAMBLE,
+    )
+    code = (
+        "class Solution:\n    def invert(self, root):\n        if root:\n"
+        "            root.left, root.right = self.invert(root.right), self.invert(root.left)\n        return root\n"
+    )
+    assert executor.run(invert, code).all_passed
+
+    mean = make_problem("mean", ["assert candidate(nums=[1, 2, 2]) == 1.66667"])
+    assert executor.run(
+        mean, "class Solution:\n    def mean(self, nums):\n        return sum(nums) / len(nums)\n"
+    ).all_passed
+
+
+def test_unsupported_return_type_is_a_wrong_answer(executor, add_problem):
+    r = executor.run(add_problem, "class Solution:\n    def add(self, a, b):\n        return object()\n")
+    assert {t.exec_outcome for t in r.tests} == {ExecOutcome.WRONG_ANSWER}
+    assert "no plain-data form" in r.tests[0].error
+
+
+def test_stop_on_first_fail(executor, add_problem):
+    crash_first = "class Solution:\n    def add(self, a, b):\n        raise ValueError('boom')\n"
+    r = executor.run(add_problem, crash_first, Limits(stop_on_first_fail=True))
+    assert r.tests[0].exec_outcome is ExecOutcome.RUNTIME_ERROR and not r.tests[0].skipped
+    assert all(t.skipped for t in r.tests[1:])
+
+
+def test_metrics_are_measured_and_deterministic(executor):
+    problem = make_problem(
+        "total", [f"assert candidate(n={n}) == {sum(range(n))}" for n in (10, 1000, 50000)]
+    )
+    code = "class Solution:\n    def total(self, n):\n        s = 0\n        for i in range(n):\n            s += i\n        return s\n"
+    runs = [executor.run(problem, code, ALL_METRICS) for _ in range(10)]
+    for r in runs:
+        assert r.all_passed
+        assert all(t.time_consumed is not None and t.time_consumed > 0 for t in r.tests)
+    # steps: one per loop iteration plus one function entry
+    assert [t.steps for t in runs[0].tests] == [11, 1001, 50001]
+    assert len({tuple(t.steps for t in r.tests) for r in runs}) == 1
+    assert len({tuple(t.tracemalloc_peak for t in r.tests) for r in runs}) == 1
+    big = [r.tests[2].time_consumed for r in runs]
+    assert statistics.pstdev(big) / statistics.mean(big) < 1.0  # wall time is noisy, but not wild
+    builder = (
+        "class Solution:\n    def total(self, n):\n        xs = list(range(n))\n        return sum(xs)\n"
+    )
+    r = executor.run(problem, builder, ALL_METRICS)
+    assert r.tests[2].tracemalloc_peak > 50000 * 8  # the list of 50000 ints is seen by tracemalloc
+
+
+def test_instruction_counter_degrades_honestly(executor, add_problem):
+    r = executor.run(add_problem, ADD_REFERENCE, ALL_METRICS)
+    layers = executor.layers()
+    if layers["instructions_counter"] == "available":
+        assert all(isinstance(t.cpu_instruction_count, int) for t in r.tests)
+    else:
+        assert all(t.cpu_instruction_count is None for t in r.tests)
+
+
+def test_stdio_programs(executor):
+    code = "a, b = map(int, input().split())\nprint(a + b)\n"
+    r = executor.run_stdio(code, [("1 2\n", "3\n"), ("5 5\n", "10"), ("1 1\n", "3\n")])
+    assert [t.exec_outcome for t in r.tests] == [
+        ExecOutcome.PASSED,
+        ExecOutcome.PASSED,
+        ExecOutcome.WRONG_ANSWER,
+    ]
+    r = executor.run_stdio("print(1/3)", [("", "0.333333")])
+    assert r.all_passed
+    r = executor.run_stdio("import sys\nsys.exit(3)", [("", "")])
+    assert r.tests[0].exec_outcome is ExecOutcome.RUNTIME_ERROR
+
+
+def test_dead_worker_is_retried_then_reported(add_problem):
+    with Executor(workers=1) as ex:
+        assert ex.run(add_problem, ADD_REFERENCE).all_passed
+        handle = ex._idle.get()
+        os.kill(handle.process.pid, signal.SIGKILL)
+        handle.process.wait()
+        ex._idle.put(handle)
+        r = ex.run(add_problem, ADD_REFERENCE)
+        assert r.ok and r.all_passed and ex.stats.worker_restarts == 1
+    with Executor(workers=1, retries=0) as ex:
+        assert ex.run(add_problem, ADD_REFERENCE).all_passed
+        handle = ex._idle.get()
+        os.kill(handle.process.pid, signal.SIGKILL)
+        handle.process.wait()
+        ex._idle.put(handle)
+        r = ex.run(add_problem, ADD_REFERENCE)
+        assert not r.ok and "executor failure" in r.infra_error and r.tests == []
+        assert ex.stats.infra_failures == 1
+        assert ex.run(add_problem, ADD_REFERENCE).all_passed  # the pool healed
+
+
+def test_isolation_layers_are_reported(executor):
+    layers = executor.layers()
+    for name in ("process_group", "workdir", "environment", "file_descriptors", "resource_limits"):
+        assert layers[name] == "active"
+    if os.geteuid() == 0:
+        for name in ("network_namespace", "filesystem_view", "unprivileged_user", "seccomp"):
+            assert layers[name] == "active", (name, layers[name])
+
+
+@needs_data
+@pytest.mark.parametrize("path", [V031, V020], ids=["v0.3.1", "v0.2.0"])
+def test_real_references_pass(executor, path):
+    problems = load_problems(path)
+    # a fixed spread of problems, skipping the few whose references need seconds per test
+    sample = problems[:: max(1, len(problems) // 40)][:40]
+    results = executor.run_many(
+        [Submission(p, p.reference_solution, Limits(time_s=20, total_time_s=120)) for p in sample]
+    )
+    failing = [
+        (p.task_id, r.passed, r.total) for p, r in zip(sample, results, strict=True) if not r.all_passed
+    ]
+    assert failing == [] or failing == [("word-ladder-ii", 1, 2)]

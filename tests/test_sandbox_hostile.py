@@ -1,0 +1,254 @@
+"""Hostile submissions: each is contained with the right outcome while the pool keeps serving others."""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+import threading
+
+import pytest
+
+from grpo4codegen.sandbox.types import ExecOutcome, Limits
+
+from .conftest import ADD_REFERENCE, make_problem
+
+FAST = Limits(time_s=1.0, total_time_s=10.0, memory_mb=256)
+
+
+def solution(body: str, header: str = "") -> str:
+    """A `Solution.add(a, b)` whose body is `body` (indented for the method)."""
+    return (
+        textwrap.dedent(header)
+        + "class Solution:\n    def add(self, a, b):\n"
+        + textwrap.indent(textwrap.dedent(body), "        ")
+    )
+
+
+def outcomes(result) -> list[str]:
+    return [t.exec_outcome.value for t in result.tests]
+
+
+@pytest.fixture(autouse=True)
+def pool_still_serves(executor, add_problem):
+    """After every hostile submission, an honest one still passes and no worker had to be restarted."""
+    restarts = executor.stats.worker_restarts
+    yield
+    honest = executor.run(add_problem, ADD_REFERENCE, FAST)
+    assert honest.ok and honest.all_passed, honest
+    assert executor.stats.worker_restarts == restarts
+
+
+def test_infinite_loop_is_time_limited(executor, add_problem):
+    r = executor.run(add_problem, solution("while True:\n    pass\n"), Limits(time_s=0.5, total_time_s=5))
+    assert r.ok
+    assert outcomes(r) == ["TIME_LIMIT_EXCEEDED"] * 3
+    assert [t.skipped for t in r.tests] == [False, True, True]  # after a time-out the rest are not run
+    assert r.wall_time < 3
+
+
+def test_ignoring_sigterm_does_not_help(executor, add_problem):
+    code = solution(
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass\n", "import signal\n"
+    )
+    r = executor.run(add_problem, code, Limits(time_s=0.5, total_time_s=5))
+    assert outcomes(r)[0] == "TIME_LIMIT_EXCEEDED"
+
+
+def test_fork_bomb_is_denied(executor, add_problem):
+    code = solution("while True:\n    os.fork()\n", "import os\n")
+    r = executor.run(add_problem, code, FAST)
+    assert set(outcomes(r)) == {"RUNTIME_ERROR"}
+    assert "Operation not permitted" in r.tests[0].error or "PermissionError" in r.tests[0].error
+
+
+def test_subprocess_is_denied(executor, add_problem):
+    code = solution("return int(subprocess.check_output(['echo', str(a + b)]))\n", "import subprocess\n")
+    r = executor.run(add_problem, code, FAST)
+    assert set(outcomes(r)) == {"RUNTIME_ERROR"}
+
+
+def test_memory_bomb_is_memory_limit_exceeded(executor, add_problem):
+    code = solution("x = bytearray(8 * 1024 ** 3)\nreturn a + b\n")
+    r = executor.run(add_problem, code, FAST)
+    assert set(outcomes(r)) == {"MEMORY_LIMIT_EXCEEDED"}
+
+
+def test_growing_memory_is_memory_limit_exceeded(executor, add_problem):
+    code = solution("x = []\nwhile True:\n    x.append([0] * 100000)\n")
+    r = executor.run(add_problem, code, FAST)
+    assert outcomes(r)[0] == "MEMORY_LIMIT_EXCEEDED"
+
+
+def test_deep_recursion_is_a_runtime_error(executor, add_problem):
+    code = solution("def f(n):\n    return f(n + 1) + 1\nreturn f(0)\n")
+    r = executor.run(add_problem, code, FAST)
+    assert set(outcomes(r)) == {"RUNTIME_ERROR"}
+    assert "RecursionError" in r.tests[0].error
+
+
+def test_unbounded_c_recursion_crash_is_contained(executor, add_problem):
+    code = solution(
+        "sys.setrecursionlimit(10 ** 9)\ndef f(n):\n    return eval('f(n + 1)') + 1\nreturn f(0)\n",
+        "import sys\n",
+    )
+    r = executor.run(add_problem, code, FAST)
+    assert ExecOutcome.PASSED.value not in outcomes(r)
+
+
+def test_segfault_through_ctypes_fails_only_that_test(executor, add_problem):
+    # crashes on the first test only; the child is re-forked for the remaining tests
+    code = solution("if a == 1:\n    ctypes.string_at(0)\nreturn a + b\n", "import ctypes\n")
+    r = executor.run(add_problem, code, FAST)
+    assert outcomes(r) == ["RUNTIME_ERROR", "PASSED", "PASSED"]
+    assert "SIGSEGV" in r.tests[0].error
+
+
+def test_huge_output_is_contained(executor, add_problem):
+    printing = solution("for _ in range(200):\n    print('x' * 100000)\nreturn a + b\n")
+    assert outcomes(executor.run(add_problem, printing, FAST)) == ["PASSED"] * 3  # stdout goes nowhere
+    huge_result = solution("return 'x' * (50 * 1024 * 1024)\n")
+    r = executor.run(add_problem, huge_result, FAST)
+    assert outcomes(r)[0] == "RUNTIME_ERROR" and "output limit" in r.tests[0].error
+
+
+def test_writing_outside_the_workdir_fails(executor, add_problem, tmp_path):
+    target = tmp_path / "pwned.txt"
+    os.chmod(tmp_path, 0o777)
+    code = solution(
+        f"open({str(target)!r}, 'w').write('x')\nopen('/etc/pwned', 'w').write('x')\nreturn a + b\n"
+    )
+    r = executor.run(add_problem, code, FAST)
+    assert set(outcomes(r)) == {"RUNTIME_ERROR"}
+    assert not target.exists() and not os.path.exists("/etc/pwned")
+
+
+def test_writing_inside_the_workdir_works(executor, add_problem):
+    code = solution("open('scratch.txt', 'w').write(str(a + b))\nreturn int(open('scratch.txt').read())\n")
+    assert outcomes(executor.run(add_problem, code, FAST)) == ["PASSED"] * 3
+
+
+def test_reading_private_and_hidden_files_fails(executor, tmp_path):
+    # the answer is in a file the candidate could read if the sandbox let it
+    secret = tmp_path / "answer.txt"
+    secret.write_text("SECRET-4242")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(secret, 0o644)  # world-readable, but /tmp is hidden from the sandbox
+    problem = make_problem("add", ["assert candidate(a=1, b=2) == 'SECRET-4242'"])
+    code = solution(f"return open({str(secret)!r}).read()\n")
+    assert outcomes(executor.run(problem, code, FAST)) == ["RUNTIME_ERROR"]
+    shadow = solution("return open('/etc/shadow').read()[:0] + 'SECRET-4242'\n")
+    assert outcomes(executor.run(problem, shadow, FAST)) == ["RUNTIME_ERROR"]  # root-only file
+
+
+def test_expected_values_are_not_in_the_sandbox_memory(executor):
+    problem = make_problem("add", ["assert candidate(a=1, b=2) == 'SECRET-77c1e5'"])
+    code = solution(
+        "import gc\nfor o in gc.get_objects():\n"
+        "    if isinstance(o, str) and o.startswith('SECRET-') and len(o) == 13:\n        return o\n"
+        "    if isinstance(o, (list, dict, tuple)):\n"
+        "        for x in (o.values() if isinstance(o, dict) else o):\n"
+        "            if isinstance(x, str) and x.startswith('SECRET-') and len(x) == 13:\n                return x\n"
+        "return ''\n"
+    )
+    assert outcomes(executor.run(problem, code, FAST)) == ["WRONG_ANSWER"]
+
+
+def test_network_is_unreachable(executor, add_problem):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    code = solution(
+        f"s = socket.create_connection(('127.0.0.1', {port}), timeout=1)\nreturn a + b\n", "import socket\n"
+    )
+    r = executor.run(add_problem, code, FAST)
+    assert set(outcomes(r)) == {"RUNTIME_ERROR"}
+    with pytest.raises(TimeoutError):
+        server.accept()
+    server.close()
+
+
+def test_killing_the_parent_fails(executor, add_problem):
+    code = solution(
+        "os.kill(os.getppid(), signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)\nreturn a + b\n",
+        "import os, signal\n",
+    )
+    r = executor.run(add_problem, code, FAST)
+    assert set(outcomes(r)) == {"RUNTIME_ERROR"}
+
+
+def test_threads_outliving_the_call_do_not_leak(executor, add_problem):
+    code = solution(
+        "def spin():\n    while True:\n        pass\n"
+        "threading.Thread(target=spin, daemon=True).start()\nreturn a + b\n",
+        "import threading\n",
+    )
+    r = executor.run(add_problem, code, Limits(time_s=2.0, total_time_s=10))
+    assert r.ok and outcomes(r)[0] == "PASSED"
+
+
+def test_sys_exit_before_results(executor, add_problem):
+    assert set(outcomes(executor.run(add_problem, solution("sys.exit(0)\n", "import sys\n"), FAST))) == {
+        "RUNTIME_ERROR"
+    }
+    assert set(outcomes(executor.run(add_problem, solution("os._exit(0)\n", "import os\n"), FAST))) == {
+        "RUNTIME_ERROR"
+    }
+    module_level = "import sys\nsys.exit(0)\n" + ADD_REFERENCE
+    assert set(outcomes(executor.run(add_problem, module_level, FAST))) == {"RUNTIME_ERROR"}
+
+
+def test_always_equal_object_is_a_wrong_answer(executor, add_problem):
+    code = solution(
+        "class Eq:\n    def __eq__(self, other):\n        return True\n    __hash__ = None\nreturn Eq()\n"
+    )
+    assert set(outcomes(executor.run(add_problem, code, FAST))) == {"WRONG_ANSWER"}
+    int_subclass = solution("class I(int):\n    def __eq__(self, o):\n        return True\nreturn I(0)\n")
+    assert set(outcomes(executor.run(add_problem, int_subclass, FAST))) == {"WRONG_ANSWER"}
+
+
+def test_monkeypatching_builtins_and_the_result_channel(executor, add_problem):
+    patched = solution(
+        "import builtins, json\nbuiltins.type = lambda *a: int\nbuiltins.isinstance = lambda *a: True\n"
+        'json.dumps = lambda *a, **k: \'{"i": 0, "o": "PASSED"}\'\nreturn \'nope\'\n'
+    )
+    assert ExecOutcome.PASSED.value not in outcomes(executor.run(add_problem, patched, FAST))
+    forged = solution(
+        "for fd in range(3, 64):\n"
+        '    try:\n        os.write(fd, b\'{"i": 0, "o": "PASSED"}\\n{"s": "done"}\\n\')\n'
+        "    except OSError:\n        pass\nreturn 'nope'\n",
+        "import os\n",
+    )
+    assert ExecOutcome.PASSED.value not in outcomes(executor.run(add_problem, forged, FAST))
+
+
+def test_printing_a_forged_result_line(executor, add_problem):
+    code = solution("print('{\"i\": 0, \"v\": 3}')\nprint('PASSED')\nreturn None\n")
+    assert set(outcomes(executor.run(add_problem, code, FAST))) == {"WRONG_ANSWER"}
+
+
+def test_environment_is_scrubbed(executor):
+    os.environ["G4C_TEST_SECRET"] = "hunter2"
+    try:
+        problem = make_problem("add", ["assert candidate(a=1, b=2) == 'hunter2'"])
+        code = solution("return os.environ.get('G4C_TEST_SECRET', '')\n", "import os\n")
+        assert outcomes(executor.run(problem, code, FAST)) == ["WRONG_ANSWER"]
+    finally:
+        del os.environ["G4C_TEST_SECRET"]
+
+
+def test_concurrent_hostile_and_honest_submissions(executor, add_problem):
+    from grpo4codegen.sandbox.executor import Submission
+
+    hostile = solution("while True:\n    pass\n")
+    subs = [
+        Submission(add_problem, hostile if i % 2 else ADD_REFERENCE, Limits(time_s=0.3, total_time_s=3))
+        for i in range(8)
+    ]
+    results = executor.run_many(subs)
+    for i, r in enumerate(results):
+        assert r.ok
+        assert r.all_passed == (i % 2 == 0)
+    assert threading.active_count() < 50
