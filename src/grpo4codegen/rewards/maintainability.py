@@ -1,0 +1,138 @@
+"""Static maintainability reward from radon metrics, hardened against trivially short code.
+
+Formula (all terms in [0, 1]):
+
+* ``mi``: radon's maintainability index (0..100, from Halstead volume, total cyclomatic complexity
+  and logical lines) divided by 100. It is computed *without* radon's comment term, so comment
+  stuffing cannot buy maintainability (comments have their own reward dimension).
+* ``cc``: per-function cyclomatic complexity ``c`` (methods and closures included) mapped by
+  ``g(c)`` = 1 up to 5, then linearly 0.7 at 10, 0.3 at 20 and 0 at 40 (radon's A..F ranks);
+  ``cc = 0.5 * g(mean c) + 0.5 * g(max c)`` so one monster function is not averaged away.
+* ``nesting``: 1 for control-flow nesting depth <= 3 within a function, minus 0.15 per extra level,
+  floored at 0.4.
+* ``score = 0.45 * mi + 0.40 * cc + 0.15 * nesting``, then capped: at 0.1 when no function does
+  real work (``pass``, ``return 0``, no function at all) and at 0.3 when the program has fewer
+  than ``MIN_LOGICAL_STATEMENTS`` logical statements. Unparseable code scores 0.
+
+Radon rates tiny programs as perfectly maintainable, hence the caps: otherwise GRPO would learn
+that returning a constant is the most maintainable answer. Correctness gating is the caller's job.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from typing import Any
+
+from radon.complexity import cc_visit
+from radon.metrics import mi_compute, mi_parameters
+from radon.visitors import Function
+
+from grpo4codegen.rewards.extract import has_real_function, logical_statement_count, parse_or_none
+
+__all__ = ["maintainability_score", "maintainability_details"]
+
+logger = logging.getLogger(__name__)
+
+W_MI, W_CC, W_NEST = 0.45, 0.40, 0.15
+MIN_LOGICAL_STATEMENTS = 3
+CAP_NO_REAL_FUNCTION = 0.1
+CAP_SHORT = 0.3
+NEST_FREE_DEPTH = 3
+NEST_STEP = 0.15
+NEST_FLOOR = 0.4
+#: (complexity, score) knots of the piecewise-linear complexity map
+_CC_KNOTS: tuple[tuple[float, float], ...] = ((5, 1.0), (10, 0.7), (20, 0.3), (40, 0.0))
+_NESTING = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match)
+
+
+def complexity_score(c: float) -> float:
+    """Map a cyclomatic complexity to [0, 1]: simple functions 1, radon rank F 0."""
+    prev_c, prev_s = _CC_KNOTS[0]
+    if c <= prev_c:
+        return prev_s
+    for knot_c, knot_s in _CC_KNOTS[1:]:
+        if c <= knot_c:
+            return prev_s + (knot_s - prev_s) * (c - prev_c) / (knot_c - prev_c)
+        prev_c, prev_s = knot_c, knot_s
+    return 0.0
+
+
+def _functions(blocks: list[Any]) -> list[Function]:
+    """Every function radon saw, methods and closures included (class blocks skipped)."""
+    found: list[Function] = []
+    stack = [b for b in blocks if isinstance(b, Function)]
+    while stack:
+        func = stack.pop()
+        found.append(func)
+        stack.extend(func.closures)
+    return found
+
+
+def max_nesting(tree: ast.AST) -> int:
+    """Deepest control-flow nesting; a new function restarts the count."""
+
+    def depth(node: ast.AST, level: int) -> int:
+        best = level
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                best = max(best, depth(child, 0))
+            elif isinstance(child, _NESTING):
+                best = max(best, depth(child, level + 1))
+            else:
+                best = max(best, depth(child, level))
+        return best
+
+    return depth(tree, 0)
+
+
+def _zero(reason: str) -> dict[str, Any]:
+    """Details for code radon cannot read; same keys as a full result."""
+    floats = dict.fromkeys(("score", "mi", "cc", "nesting", "cap", "raw", "mean_complexity"), 0.0)
+    counts = dict.fromkeys(("max_complexity", "max_depth", "logical_statements", "functions"), 0)
+    return {**floats, **counts, "reason": reason}
+
+
+def maintainability_details(code: str) -> dict[str, Any]:
+    """The maintainability score with its parts, for debugging reward behaviour."""
+    tree = parse_or_none(code)
+    if tree is None:
+        return _zero("unparseable")
+    try:
+        volume, total_cc, lloc, _comments = mi_parameters(code, count_multi=True)
+        mi = mi_compute(volume, total_cc, lloc, 0.0) / 100.0
+        funcs = _functions(cc_visit(code))
+        depth = max_nesting(tree)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        logger.debug("radon failed on candidate code: %s", exc)
+        return _zero("radon_failed")
+    complexities = [f.complexity for f in funcs] or [1]
+    mean_cc = sum(complexities) / len(complexities)
+    cc = 0.5 * complexity_score(mean_cc) + 0.5 * complexity_score(max(complexities))
+    nesting = max(NEST_FLOOR, 1.0 - NEST_STEP * max(0, depth - NEST_FREE_DEPTH))
+    raw = W_MI * mi + W_CC * cc + W_NEST * nesting
+    statements = logical_statement_count(tree)
+    cap, reason = 1.0, ""
+    if not has_real_function(tree):
+        cap, reason = CAP_NO_REAL_FUNCTION, "no_real_function"
+    elif statements < MIN_LOGICAL_STATEMENTS:
+        cap, reason = CAP_SHORT, "too_short"
+    return {
+        "score": min(raw, cap),
+        "reason": reason,
+        "mi": mi,
+        "cc": cc,
+        "nesting": nesting,
+        "cap": cap,
+        "raw": raw,
+        "mean_complexity": mean_cc,
+        "max_complexity": max(complexities),
+        "max_depth": depth,
+        "logical_statements": statements,
+        "functions": len(funcs),
+    }
+
+
+def maintainability_score(code: str) -> float:
+    """Maintainability of ``code`` in [0, 1]; see the module docstring for the formula."""
+    return float(maintainability_details(code)["score"])
