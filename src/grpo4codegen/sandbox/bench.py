@@ -119,25 +119,41 @@ def run_process_per_test(problems: list[Problem], workers: int) -> tuple[float, 
         return time.perf_counter() - t0, passed
 
 
-def run_benchmark(problems: list[Problem], limit: int | None, workers: int | None, skip_baseline: bool) -> int:
+def run_benchmark(
+    problems: list[Problem], limit: int | None, workers: int | None, skip_baseline: bool
+) -> int:
     problems = problems[:limit] if limit else problems
     workers = workers or os.cpu_count() or 1
     tests = sum(len(p.tests) for p in problems)
     print(f"bench sandbox: {len(problems)} problems, {tests} tests, {workers} workers/processes", flush=True)
     verdict_limits = Limits(**{**REFERENCE_LIMITS.__dict__, "metrics": ("time",)})
-    metric_limits = Limits(**{**REFERENCE_LIMITS.__dict__, "metrics": ("time", "memory", "steps", "instructions")})
+    metric_limits = Limits(
+        **{**REFERENCE_LIMITS.__dict__, "metrics": ("time", "memory", "steps", "instructions")}
+    )
 
     floor_s, floor_per, floor_passed = run_floor(problems, workers)
-    print(f"(3)  floor, in-process            {tests / floor_s:9.1f} tests/s  {floor_s:7.2f} s  passed {floor_passed}", flush=True)
+    print(
+        f"(3)  floor, in-process            {tests / floor_s:9.1f} tests/s  {floor_s:7.2f} s  passed {floor_passed}",
+        flush=True,
+    )
     ours_s, ours_per, ours_passed = run_ours(problems, workers, verdict_limits)
-    print(f"(1)  ours, isolated, verdicts     {tests / ours_s:9.1f} tests/s  {ours_s:7.2f} s  passed {ours_passed}", flush=True)
+    print(
+        f"(1)  ours, isolated, verdicts     {tests / ours_s:9.1f} tests/s  {ours_s:7.2f} s  passed {ours_passed}",
+        flush=True,
+    )
     met_s, _, met_passed = run_ours(problems, workers, metric_limits)
-    print(f"(1m) ours, isolated, all metrics  {tests / met_s:9.1f} tests/s  {met_s:7.2f} s  passed {met_passed}", flush=True)
+    print(
+        f"(1m) ours, isolated, all metrics  {tests / met_s:9.1f} tests/s  {met_s:7.2f} s  passed {met_passed}",
+        flush=True,
+    )
     if skip_baseline:
         ppt_s, ppt_passed = float("nan"), 0
     else:
         ppt_s, ppt_passed = run_process_per_test(problems, workers)
-        print(f"(2)  process per test             {tests / ppt_s:9.1f} tests/s  {ppt_s:7.2f} s  passed {ppt_passed}", flush=True)
+        print(
+            f"(2)  process per test             {tests / ppt_s:9.1f} tests/s  {ppt_s:7.2f} s  passed {ppt_passed}",
+            flush=True,
+        )
     overhead_ms = statistics.median((o - f) * 1000 for o, f in zip(ours_per, floor_per, strict=True))
     summary = {
         "problems": len(problems),
@@ -151,7 +167,12 @@ def run_benchmark(problems: list[Problem], limit: int | None, workers: int | Non
         "floor_over_ours": ours_s / floor_s,
         "floor_over_ours_metrics": met_s / floor_s,
         "overhead_ms_per_submission": overhead_ms,
-        "passed": {"floor": floor_passed, "ours": ours_passed, "ours_metrics": met_passed, "process_per_test": ppt_passed},
+        "passed": {
+            "floor": floor_passed,
+            "ours": ours_passed,
+            "ours_metrics": met_passed,
+            "process_per_test": ppt_passed,
+        },
     }
     print(
         f"ratios: (1)/(2) = {summary['speedup_vs_process_per_test'] or float('nan'):.1f}x faster, "

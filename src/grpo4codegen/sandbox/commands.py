@@ -20,7 +20,9 @@ REFERENCE_LIMITS = Limits(time_s=30.0, total_time_s=900.0, memory_mb=2048)
 
 def add_limit_args(p: argparse.ArgumentParser, defaults: Limits = Limits()) -> None:
     p.add_argument("--time-limit", type=float, default=defaults.time_s, help="seconds per test")
-    p.add_argument("--total-time-limit", type=float, default=defaults.total_time_s, help="seconds per submission")
+    p.add_argument(
+        "--total-time-limit", type=float, default=defaults.total_time_s, help="seconds per submission"
+    )
     p.add_argument("--memory-limit", type=int, default=defaults.memory_mb, help="MiB per submission")
     p.add_argument("--metrics", default=",".join(defaults.metrics), help=f"comma list of {','.join(METRICS)}")
     p.add_argument("--stop-on-first-fail", action="store_true")
@@ -50,7 +52,8 @@ def verify(problems: list[Problem], executor: Executor, limits: Limits) -> dict[
     """Run every problem's reference solution; the summary the verify-references command prints."""
     with progress(len(problems), "references") as bar:
         results = executor.run_many(
-            [Submission(p, p.reference_solution, limits) for p in problems], on_result=lambda i, r: bar.update()
+            [Submission(p, p.reference_solution, limits) for p in problems],
+            on_result=lambda i, r: bar.update(),
         )
     outcomes: Counter[str] = Counter(t.exec_outcome.value for r in results for t in r.tests)
     failures = []
@@ -69,7 +72,11 @@ def verify(problems: list[Problem], executor: Executor, limits: Limits) -> dict[
                 else {
                     "index": first,
                     "assert": problem.tests[first].source[:300],
-                    **{k: v for k, v in result.tests[first].to_dict().items() if k in ("exec_outcome", "error", "result")},
+                    **{
+                        k: v
+                        for k, v in result.tests[first].to_dict().items()
+                        if k in ("exec_outcome", "error", "result")
+                    },
                 },
             }
         )
@@ -154,14 +161,21 @@ def _doctor(args: argparse.Namespace) -> int:
     for name, status in layers.items():
         mark = "ok " if status in ("active", "available") else "-- "
         print(f"{mark}{name:22s} {status}")
-    print("metrics: time (always), memory (tracemalloc), steps (deterministic), instructions (counters above)")
+    print(
+        "metrics: time (always), memory (tracemalloc), steps (deterministic), instructions (counters above)"
+    )
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_benchmark
 
-    return run_benchmark(problems_from_args(args), limit=args.limit, workers=args.workers, skip_baseline=args.skip_process_per_test)
+    return run_benchmark(
+        problems_from_args(args),
+        limit=args.limit,
+        workers=args.workers,
+        skip_baseline=args.skip_process_per_test,
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:

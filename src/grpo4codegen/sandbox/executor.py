@@ -330,6 +330,7 @@ class Executor:
 def _verdict(raw: dict[str, Any], expected: Any, stdio: bool) -> TestResult:
     metrics = {
         "time_consumed": raw.get("t"),
+        "cpu_time": raw.get("c"),
         "tracemalloc_current": raw.get("mc"),
         "tracemalloc_peak": raw.get("mp"),
         "cpu_instruction_count": raw.get("ins"),

@@ -26,6 +26,7 @@ from .values import UnsupportedValue, canonical
 _dumps = json.dumps
 _loads = json.loads
 _perf = time.perf_counter
+_cpu = time.thread_time
 _write = os.write
 _tm_start, _tm_stop, _tm_get = tracemalloc.start, tracemalloc.stop, tracemalloc.get_traced_memory
 _ERROR_TEXT = 300
@@ -113,12 +114,13 @@ def run_call_tests(
             args, kwargs = build_args(tests[i], ns)
             fn = getattr(ns[cls_name](), method)
             before = counter.read() if counter else 0
-            t0 = _perf()
+            c0, t0 = _cpu(), _perf()
             value = fn(*args, **kwargs)
-            t1 = _perf()
+            t1, c1 = _perf(), _cpu()
             after = counter.read() if counter else 0
             frame["v"] = canonical(value)
             frame["t"] = t1 - t0
+            frame["c"] = c1 - c0
             if counter:
                 frame["ins"] = after - before
             if ns2 is not None:

@@ -50,6 +50,9 @@ class TestResult:
 
     exec_outcome: ExecOutcome
     time_consumed: float | None = None  # seconds, perf_counter around the call only
+    cpu_time: float | None = (
+        None  # seconds of the calling thread's CPU time around the call (less load-sensitive)
+    )
     tracemalloc_current: int | None = None  # bytes still allocated by the call when it returned
     tracemalloc_peak: int | None = None  # peak bytes allocated during the call
     cpu_instruction_count: int | None = None  # user-space instructions; None where counters are absent

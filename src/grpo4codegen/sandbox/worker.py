@@ -280,7 +280,7 @@ def _result(frame: dict[str, Any]) -> dict[str, Any]:
         out["e"] = str(frame.get("e", ""))[:300]
         return out
     out["v"] = frame.get("v")
-    for key in ("t", "mc", "mp", "ins", "st"):
+    for key in ("t", "c", "mc", "mp", "ins", "st"):
         if isinstance(frame.get(key), (int, float)) and not isinstance(frame.get(key), bool):
             out[key] = frame[key]
     return out

@@ -1,0 +1,221 @@
+"""Correctness and efficiency from one execution per (problem, code), shared and cached.
+
+Correctness is the APPS "test case average" (fraction of tests passed) with a strict variant.
+Efficiency compares the candidate with the problem's reference solution, measured by the same
+executor (cached per problem), on the tests both pass, per metric as in EffiBench-X:
+`min(1, (reference + eps) / (candidate + eps))` over summed costs, where `eps` (a small per-test
+allowance) keeps micro-second noise from deciding the ratio. Metrics: the calling thread's CPU time
+(steadier than wall time under load; within a 10% band of the reference counts as equal), tracemalloc peak,
+deterministic steps, and hardware instructions where counters exist. The combined ratio is scaled by
+the pass rate, so failing code never outscores passing code.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..data.problems import Problem
+from ..sandbox.executor import Submission
+from ..sandbox.types import ExecutionResult, Limits, TestResult
+
+log = logging.getLogger(__name__)
+
+#: per-test allowance added to both sides of a ratio, so tiny workloads compare as equal
+METRIC_EPSILON = {"time": 50e-6, "memory": 1024.0, "steps": 1.0, "instructions": 10_000.0}
+#: weights of the metric ratios in the efficiency score (renormalised over the metrics available)
+METRIC_WEIGHTS = {"time": 0.3, "memory": 0.3, "steps": 0.4, "instructions": 0.2}
+#: time ratios within this band of the reference count as equal: repeated runs of one solution vary that much
+TIME_NOISE_BAND = 0.10
+_FIELDS = {
+    "time": "cpu_time",
+    "memory": "tracemalloc_peak",
+    "steps": "steps",
+    "instructions": "cpu_instruction_count",
+}
+
+
+class Runner(Protocol):
+    """The embedded Executor or the HTTP client: anything that runs submissions in order."""
+
+    def run_many(self, submissions: Sequence[Submission]) -> list[ExecutionResult]: ...
+
+
+@dataclass
+class ReferenceProfile:
+    """Per-test costs of the reference solution (median over repeats) and the limits derived from them."""
+
+    passed: list[bool]
+    costs: dict[str, list[float | None]]
+    limits: Limits
+    error: str | None = None
+
+
+@dataclass
+class ExecutionScore:
+    """What one execution says about a candidate: both correctness variants, efficiency and its parts."""
+
+    result: ExecutionResult | None
+    correctness: float | None
+    correctness_strict: float | None
+    efficiency: float | None
+    ratios: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def infra_failure(self) -> bool:
+        return self.result is not None and not self.result.ok
+
+
+class ExecutionRewards:
+    """Runs completions (deduplicated and cached), profiles references, and scores both dimensions."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        base_limits: Limits | None = None,
+        reference_repeats: int = 3,
+        time_factor: float = 5.0,
+        cache_size: int = 20_000,
+    ) -> None:
+        self.runner = runner
+        self.base_limits = base_limits or Limits(time_s=1.0, total_time_s=20.0)
+        self.reference_repeats = reference_repeats
+        self.time_factor = time_factor
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str], ExecutionResult] = OrderedDict()
+        self._profiles: dict[str, ReferenceProfile] = {}
+        self._lock = threading.Lock()
+        self.infra_failures = 0
+
+    # -- references ----------------------------------------------------------------------------
+    def profiles(self, problems: Sequence[Problem]) -> list[ReferenceProfile]:
+        """Reference profiles, measuring the problems not yet seen (all at once, in parallel)."""
+        missing = list({p.task_id: p for p in problems if p.task_id not in self._profiles}.values())
+        if missing:
+            limits = Limits(
+                time_s=30.0,
+                total_time_s=900.0,
+                memory_mb=2048,
+                metrics=("time", "memory", "steps", "instructions"),
+            )
+            subs = [
+                Submission(p, p.reference_solution, limits)
+                for p in missing
+                for _ in range(self.reference_repeats)
+            ]
+            results = self.runner.run_many(subs)
+            for i, problem in enumerate(missing):
+                runs = results[i * self.reference_repeats : (i + 1) * self.reference_repeats]
+                self._profiles[problem.task_id] = self._profile(problem, runs)
+        return [self._profiles[p.task_id] for p in problems]
+
+    def _profile(self, problem: Problem, runs: list[ExecutionResult]) -> ReferenceProfile:
+        failed = [r.infra_error for r in runs if not r.ok]
+        if failed or not problem.reference_solution:
+            error = failed[0] if failed else "problem has no reference solution"
+            return ReferenceProfile([], {}, self.base_limits, error)
+        n = len(problem.tests)
+        passed = [all(r.tests[i].passed for r in runs) for i in range(n)]
+        costs: dict[str, list[float | None]] = {}
+        for metric, name in _FIELDS.items():
+            values = []
+            for i in range(n):
+                samples = [getattr(r.tests[i], name) for r in runs]
+                values.append(None if any(s is None for s in samples) else statistics.median(samples))
+            costs[metric] = values
+        times = [t for t in costs["time"] if t is not None] or [0.0]
+        limits = Limits(
+            time_s=max(self.base_limits.time_s, self.time_factor * max(times)),
+            total_time_s=max(self.base_limits.total_time_s, self.time_factor * sum(times)),
+            memory_mb=self.base_limits.memory_mb,
+            metrics=("time", "memory", "steps", "instructions"),
+        )
+        if not all(passed):
+            log.warning("reference of %s fails %d of %d tests", problem.task_id, n - sum(passed), n)
+        return ReferenceProfile(passed, costs, limits)
+
+    # -- candidates ----------------------------------------------------------------------------
+    def execute(
+        self, problems: Sequence[Problem], codes: Sequence[str | None]
+    ) -> list[ExecutionResult | None]:
+        """One result per (problem, code); None where there is no code. Cached, deduplicated, parallel."""
+        profiles = self.profiles(problems)
+        keys = [(p.task_id, c) if c is not None else None for p, c in zip(problems, codes, strict=True)]
+        todo: dict[tuple[str, str], Submission] = {}
+        with self._lock:
+            for key, problem, profile in zip(keys, problems, profiles, strict=True):
+                if key is not None and key not in self._cache and key not in todo:
+                    todo[key] = Submission(problem, key[1], profile.limits)
+        if todo:
+            results = self.runner.run_many(list(todo.values()))
+            with self._lock:
+                for key, result in zip(todo, results, strict=True):
+                    if result.ok:  # an infrastructure failure is not cached: a retry may succeed
+                        self._cache[key] = result
+                    else:
+                        self.infra_failures += 1
+                        log.warning("execution failed for %s: %s", key[0], result.infra_error)
+                    todo[key] = result  # type: ignore[assignment]
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        out: list[ExecutionResult | None] = []
+        with self._lock:
+            for key in keys:
+                if key is None:
+                    out.append(None)
+                else:
+                    out.append(self._cache.get(key) or todo[key])  # type: ignore[arg-type]
+        return out
+
+    def score(self, problems: Sequence[Problem], codes: Sequence[str | None]) -> list[ExecutionScore]:
+        results = self.execute(problems, codes)
+        profiles = self.profiles(problems)
+        return [_score(r, p) for r, p in zip(results, profiles, strict=True)]
+
+
+def _score(result: ExecutionResult | None, profile: ReferenceProfile) -> ExecutionScore:
+    if result is None:  # no code could be extracted: the candidate's failure
+        return ExecutionScore(None, 0.0, 0.0, 0.0)
+    if not result.ok or result.total == 0:
+        return ExecutionScore(result, None, None, None)
+    correctness = result.pass_rate
+    if profile.error is not None:  # correctness needs no reference; efficiency does
+        return ExecutionScore(result, correctness, float(result.all_passed), None)
+    ratios = efficiency_ratios(result.tests, profile)
+    weights = {m: METRIC_WEIGHTS[m] for m in ratios}
+    raw = sum(ratios[m] * w for m, w in weights.items()) / sum(weights.values()) if weights else 0.0
+    return ExecutionScore(result, correctness, float(result.all_passed), raw * correctness, ratios)
+
+
+def efficiency_ratios(tests: list[TestResult], profile: ReferenceProfile) -> dict[str, float]:
+    """Per-metric min(1, reference/candidate) over the tests both the candidate and the reference pass."""
+    common = [i for i, t in enumerate(tests) if t.passed and i < len(profile.passed) and profile.passed[i]]
+    if not common:
+        return {}
+    ratios: dict[str, float] = {}
+    for metric, name in _FIELDS.items():
+        ref = [profile.costs[metric][i] for i in common]
+        cand = [getattr(tests[i], name) for i in common]
+        if any(v is None for v in ref) or any(v is None for v in cand):
+            continue  # metric not measured (e.g. no hardware counters): left out, not faked
+        eps = METRIC_EPSILON[metric] * len(common)
+        ratio = (sum(ref) + eps) / (sum(cand) + eps)  # type: ignore[arg-type]
+        if metric == "time":
+            ratio /= 1.0 - TIME_NOISE_BAND
+        ratios[metric] = min(1.0, ratio)
+    return ratios
+
+
+def summarise(scores: Sequence[ExecutionScore]) -> dict[str, Any]:
+    """Outcome counts over a batch, for logging."""
+    counts: dict[str, int] = {}
+    for s in scores:
+        if s.result is not None:
+            for t in s.result.tests:
+                counts[t.exec_outcome.value] = counts.get(t.exec_outcome.value, 0) + 1
+    return counts
