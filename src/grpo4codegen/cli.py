@@ -24,6 +24,16 @@ _COMMAND_MODULES = (
 )
 
 
+def subcommand_group(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+    """The sub-subcommands of `name` (e.g. `bench`), created on first use so several stages can add to it."""
+    if name not in sub.choices:
+        parser = sub.add_parser(name, help=help)
+        parser.set_defaults(
+            _group=parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
+        )
+    return sub.choices[name].get_default("_group")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grpo4codegen",

@@ -8,6 +8,10 @@ allowance) keeps micro-second noise from deciding the ratio. Metrics: the callin
 (steadier than wall time under load; within a 10% band of the reference counts as equal), tracemalloc peak,
 deterministic steps, and hardware instructions where counters exist. The combined ratio is scaled by
 the pass rate, so failing code never outscores passing code.
+
+Memory and steps need a second, traced run of a test; only the `traced_tests` heaviest tests of a
+problem (by the reference's time) get it, since they dominate the summed costs anyway. Time covers
+every test.
 """
 
 from __future__ import annotations
@@ -80,12 +84,14 @@ class ExecutionRewards:
         base_limits: Limits | None = None,
         reference_repeats: int = 3,
         time_factor: float = 5.0,
+        traced_tests: int = 8,
         cache_size: int = 20_000,
     ) -> None:
         self.runner = runner
         self.base_limits = base_limits or Limits(time_s=1.0, total_time_s=20.0)
         self.reference_repeats = reference_repeats
         self.time_factor = time_factor
+        self.traced_tests = traced_tests
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], ExecutionResult] = OrderedDict()
         self._profiles: dict[str, ReferenceProfile] = {}
@@ -129,11 +135,13 @@ class ExecutionRewards:
                 values.append(None if any(s is None for s in samples) else statistics.median(samples))
             costs[metric] = values
         times = [t for t in costs["time"] if t is not None] or [0.0]
+        heavy = sorted(range(n), key=lambda i: costs["time"][i] or 0.0, reverse=True)[: self.traced_tests]
         limits = Limits(
             time_s=max(self.base_limits.time_s, self.time_factor * max(times)),
             total_time_s=max(self.base_limits.total_time_s, self.time_factor * sum(times)),
             memory_mb=self.base_limits.memory_mb,
             metrics=("time", "memory", "steps", "instructions"),
+            traced_tests=tuple(sorted(heavy)),
         )
         if not all(passed):
             log.warning("reference of %s fails %d of %d tests", problem.task_id, n - sum(passed), n)

@@ -56,18 +56,21 @@ def _floor_problem(payload: tuple[str, str, str, str, list[str], list[Any]]) -> 
     return passed, time.perf_counter() - t0
 
 
-def _payload(p: Problem) -> tuple[str, str, str, str, list[str], list[Any]]:
+def _payload(p: Problem, code: str | None = None) -> tuple[str, str, str, str, list[str], list[Any]]:
     encoded = [json.dumps([[a.name, a.value, a.kind] for a in t.args]) for t in p.tests]
     expected = [expected_canonical(t.expected, t.compare) for t in p.tests]
-    return p.reference_solution, p.preamble, p.class_name, p.method_name, encoded, expected
+    return code or p.reference_solution, p.preamble, p.class_name, p.method_name, encoded, expected
 
 
-def run_floor(problems: list[Problem], workers: int) -> tuple[float, list[float], int]:
-    """Wall seconds, per-problem seconds and tests passed for the in-process floor."""
+def run_floor(
+    problems: list[Problem], workers: int, codes: list[str] | None = None
+) -> tuple[float, list[float], int]:
+    """Wall seconds, per-problem seconds and tests passed for the in-process floor (references by default)."""
     ctx = mp.get_context("fork")
+    payloads = [_payload(p, c) for p, c in zip(problems, codes or [None] * len(problems), strict=True)]
     t0 = time.perf_counter()
     with ctx.Pool(workers) as pool:
-        out = pool.map(_floor_problem, [_payload(p) for p in problems], chunksize=1)
+        out = pool.map(_floor_problem, payloads, chunksize=1)
     return time.perf_counter() - t0, [s for _, s in out], sum(n for n, _ in out)
 
 

@@ -193,14 +193,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_limit_args(p, REFERENCE_LIMITS)
     p.set_defaults(handler=_verify_references)
 
-    sandbox = sub.add_parser("sandbox", help="sandbox tools")
-    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    from ..cli import subcommand_group
+
+    sandbox_sub = subcommand_group(sub, "sandbox", "sandbox tools")
     p = sandbox_sub.add_parser("doctor", help="which isolation layers and metrics are available here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_doctor)
 
-    bench = sub.add_parser("bench", help="benchmarks")
-    bench_sub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
+    bench_sub = subcommand_group(sub, "bench", "benchmarks")
     p = bench_sub.add_parser("sandbox", help="executor vs process-per-test vs in-process floor")
     add_dataset_args(p)
     p.add_argument("--limit", type=int, default=None, help="first N problems only")

@@ -268,6 +268,7 @@ class Executor:
             "output_bytes": limits.output_bytes,
             "stop_on_first_fail": limits.stop_on_first_fail,
             "metrics": list(limits.metrics),
+            "traced_tests": None if limits.traced_tests is None else list(limits.traced_tests),
         }
         if isinstance(submission, Submission):
             problem = submission.problem

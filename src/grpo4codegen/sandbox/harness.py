@@ -9,7 +9,6 @@ The child never sees expected values. It sends one newline-terminated JSON frame
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import os
 import sys
@@ -66,7 +65,7 @@ def load_solution(code: str, preamble: CodeType | None, instrumented: bool = Fal
     sys.modules[module.__name__] = module
     ns: dict[str, Any] = module.__dict__
     if instrumented:
-        ns[steps_mod.TICK_NAME] = itertools.count(1).__next__
+        ns[steps_mod.TICK_NAME] = steps_mod.StepCounter().tick
     if preamble is not None:
         exec(preamble, ns)
     exec(code_obj, ns)
@@ -108,6 +107,7 @@ def run_call_tests(
         return
     channel.send({"s": "ready"})
     tests = job["tests"]
+    traced_tests = None if job.get("traced_tests") is None else set(job["traced_tests"])
     for i in range(start, len(tests)):
         frame: dict[str, Any] = {"i": i}
         try:
@@ -123,7 +123,7 @@ def run_call_tests(
             frame["c"] = c1 - c0
             if counter:
                 frame["ins"] = after - before
-            if ns2 is not None:
+            if ns2 is not None and (traced_tests is None or i in traced_tests):
                 frame.update(_traced_run(tests[i], ns2, cls_name, method, metrics))
         except UnsupportedValue as e:
             frame = {"i": i, "o": "WRONG_ANSWER", "e": str(e)}
@@ -142,8 +142,8 @@ def _traced_run(
     args, kwargs = build_args(raw, ns)
     fn = getattr(ns[cls_name](), method)
     if "steps" in metrics:
-        tick = itertools.count(1).__next__
-        ns[steps_mod.TICK_NAME] = tick
+        counter = steps_mod.StepCounter()
+        ns[steps_mod.TICK_NAME] = counter.tick
     out: dict[str, Any] = {}
     if "memory" in metrics:
         _tm_start()
@@ -155,7 +155,7 @@ def _traced_run(
     else:
         fn(*args, **kwargs)
     if "steps" in metrics:
-        out["st"] = tick() - 1
+        out["st"] = counter.count
     return out
 
 

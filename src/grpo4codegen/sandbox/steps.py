@@ -1,7 +1,7 @@
 """A deterministic cost measure: Python-level steps executed by the candidate's own code.
 
 The candidate's AST is instrumented so that every function entry, every loop iteration (for, while,
-async for) and every comprehension iteration ticks a counter (`itertools.count.__next__`, a C call).
+async for) and every comprehension iteration ticks a counter (a C call that allocates nothing, see `StepCounter`).
 The count depends only on the code and its inputs, not on machine load, so it is stable where wall
 time is noisy and hardware counters are absent.
 
@@ -15,8 +15,27 @@ in the parent, cannot be forged this way).
 from __future__ import annotations
 
 import ast
+import itertools
+import operator
 
 TICK_NAME = "__g4c_tick__"
+_BUDGET = 1 << 62
+
+
+class StepCounter:
+    """A tick that allocates nothing (so tracemalloc, running alongside, sees only the candidate).
+
+    `itertools.repeat(True, n).__next__` returns the same `True` object every time, and the number
+    of ticks is read back from the iterator's remaining length.
+    """
+
+    def __init__(self) -> None:
+        self._source = itertools.repeat(True, _BUDGET)
+        self.tick = self._source.__next__
+
+    @property
+    def count(self) -> int:
+        return _BUDGET - operator.length_hint(self._source)
 
 
 def _tick() -> ast.Expr:
@@ -44,7 +63,7 @@ class _Instrument(ast.NodeTransformer):
 
     def visit_comprehension(self, node: ast.comprehension) -> ast.AST:
         self.generic_visit(node)
-        # the counter starts at 1, so the tick is always truthy and never filters anything out
+        # the tick returns True, so it never filters anything out
         node.ifs = [ast.Call(func=ast.Name(TICK_NAME, ast.Load()), args=[], keywords=[]), *node.ifs]
         return node
 

@@ -33,6 +33,8 @@ class Limits:
     output_bytes: int = 1 << 20  # cap on one test's serialised result / captured stdout
     stop_on_first_fail: bool = False
     metrics: tuple[str, ...] = ("time",)
+    #: tests that get the traced (memory/steps) run; None means all. Lets callers trace only the heavy tests.
+    traced_tests: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.metrics) - set(METRICS)
