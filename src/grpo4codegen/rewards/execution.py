@@ -207,11 +207,13 @@ def efficiency_ratios(tests: list[TestResult], profile: ReferenceProfile) -> dic
         return {}
     ratios: dict[str, float] = {}
     for metric, name in _FIELDS.items():
-        ref = [profile.costs[metric][i] for i in common]
-        cand = [getattr(tests[i], name) for i in common]
-        if any(v is None for v in ref) or any(v is None for v in cand):
+        # tests where both sides measured this metric (memory/steps: the traced tests only)
+        pairs = [(profile.costs[metric][i], getattr(tests[i], name)) for i in common]
+        pairs = [(r, c) for r, c in pairs if r is not None and c is not None]
+        if not pairs:
             continue  # metric not measured (e.g. no hardware counters): left out, not faked
-        eps = METRIC_EPSILON[metric] * len(common)
+        ref, cand = [r for r, _ in pairs], [c for _, c in pairs]
+        eps = METRIC_EPSILON[metric] * len(pairs)
         ratio = (sum(ref) + eps) / (sum(cand) + eps)  # type: ignore[arg-type]
         if metric == "time":
             ratio /= 1.0 - TIME_NOISE_BAND
