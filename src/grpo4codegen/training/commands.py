@@ -1,0 +1,33 @@
+"""Registers `grpo4codegen train`; all heavy imports (torch, trl) happen only when it runs."""
+
+from __future__ import annotations
+
+import argparse
+
+_EPILOG = """\
+Every flag is handed to TRL's TrlParser: our options (--model_name_or_path, --meta_data/--dataset,
+--meta_data_test, --reward_dimensions, --lora_enable, --load_from_pretrained, --eval_epochs, ...) plus
+every GRPOConfig field (--output_dir, --learning_rate, --num_generations, --bf16, ...).
+`--config FILE.yaml` supplies defaults that flags override. `grpo4codegen train --help` lists them all.
+
+CPU demo:  grpo4codegen train --config configs/cpu-smoke.yaml
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `train` subcommand; it forwards its whole argv (help included) to the TRL parser."""
+    p = subparsers.add_parser(
+        "train",
+        help="GRPO-train a code LLM with execution rewards (TRL GRPOTrainer)",
+        description="GRPO-train a code LLM with execution-based rewards.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,  # --help goes to TrlParser, which knows every flag
+    )
+    p.set_defaults(handler=_train, accepts_extra_args=True)
+
+
+def _train(args: argparse.Namespace, extra: list[str]) -> int:
+    from .train import main
+
+    return main(extra)

@@ -1,0 +1,378 @@
+"""Typed training options: our own dataclasses parsed together with TRL's `GRPOConfig` by `TrlParser`.
+
+Every `GRPOConfig` field is a flag (`--learning_rate`, `--num_generations`, `--output_dir`, ...) and
+`--config FILE.yaml` supplies defaults that command-line flags override. Our dataclasses keep the seed
+project's flag names (`--meta_data`, `--lora_enable`, `--load_from_pretrained`, ...).
+
+The epoch -> optimizer-step conversion mirrors trl 1.16's sampler and the Trainer's step arithmetic (see
+`steps_per_epoch`), because `--eval_epochs`/`--save_epochs` must land on real epoch boundaries.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import UserError
+
+if TYPE_CHECKING:
+    from trl import GRPOConfig, TrlParser
+
+#: reward dimensions the reward factory understands, in canonical order
+REWARD_DIMENSIONS: tuple[str, ...] = ("correctness", "efficiency", "comment", "maintainability")
+AGGREGATIONS: tuple[str, ...] = ("weighted_sum", "normalize_then_sum")
+#: every linear projection of a Qwen2/Llama-style decoder block
+DEFAULT_LORA_TARGETS: tuple[str, ...] = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+)
+DEFAULT_OUTPUT_DIR = "outputs/grpo4codegen"
+_CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass
+class ModelArguments:
+    """Which model to train, how to wrap it, and where to resume from."""
+
+    _argument_group_name = "model"
+
+    model_name_or_path: str = field(
+        default="tiny",
+        metadata={
+            "help": "Hub name or local directory of a causal LM with a chat template; `tiny` builds a small "
+            "random Qwen2-style model offline (for CPU demos and tests)."
+        },
+    )
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] | None = field(
+        default=None,
+        metadata={
+            "help": "dtype the weights are loaded in (model_init_kwargs['dtype']); unset keeps TRL's float32 "
+            "master weights. bfloat16 halves memory for a frozen LoRA base."
+        },
+    )
+    lora_enable: bool = field(default=False, metadata={"help": "Train LoRA adapters instead of all weights."})
+    lora_r: int = field(default=64, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=128, metadata={"help": "LoRA scaling alpha."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA branch."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: list(DEFAULT_LORA_TARGETS),
+        metadata={"help": "Module names to adapt (space separated, or `all-linear`)."},
+    )
+    load_from_pretrained: str | None = field(
+        default=None,
+        metadata={
+            "help": "Resume training from this output directory (its checkpoint-N subfolders) or from one "
+            "checkpoint folder; restores weights, optimizer, scheduler, RNG and step."
+        },
+    )
+    load_from_pretrained_step: int | None = field(
+        default=None,
+        metadata={
+            "help": "Which checkpoint-N of --load_from_pretrained to resume; unset picks the latest. A step "
+            "that does not exist is an error listing the available ones."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lora_target_modules, str):  # a YAML scalar or a comma list
+            self.lora_target_modules = [m for m in re.split(r"[,\s]+", self.lora_target_modules) if m]
+        if self.lora_r <= 0 or self.lora_alpha <= 0:
+            raise UserError("--lora_r and --lora_alpha must be positive")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise UserError("--lora_dropout must be in [0, 1)")
+        if self.load_from_pretrained_step is not None and not self.load_from_pretrained:
+            raise UserError("--load_from_pretrained_step needs --load_from_pretrained DIR")
+
+
+@dataclass
+class DataArguments:
+    """Training/eval problems, their selection, and epoch-based eval/save schedules."""
+
+    _argument_group_name = "data"
+
+    meta_data: str = field(
+        default="builtin",
+        metadata={
+            "aliases": ["--dataset"],
+            "help": "Training problems: `builtin`, a local .jsonl/.jsonl.gz/.parquet file, or a hub dataset name.",
+        },
+    )
+    meta_data_split: str = field(default="train", metadata={"help": "Hub split of --meta_data."})
+    meta_data_test: str | None = field(
+        default=None,
+        metadata={"help": "Evaluation problems (same formats as --meta_data); needed for --eval_epochs."},
+    )
+    meta_data_test_split: str = field(default="test", metadata={"help": "Hub split of --meta_data_test."})
+    difficulty: list[str] | None = field(
+        default=None, metadata={"help": "Keep only these difficulties (Easy Medium Hard), train and eval."}
+    )
+    sample: int | None = field(
+        default=None, metadata={"help": "Deterministic random sample of this many training problems."}
+    )
+    sample_test: int | None = field(
+        default=None, metadata={"help": "Deterministic random sample of this many eval problems."}
+    )
+    sample_seed: int = field(default=0, metadata={"help": "Seed of --sample/--sample_test."})
+    curriculum: bool = field(
+        default=False,
+        metadata={
+            "help": "Order training problems easy -> hard and turn off TRL's shuffling (shuffle_dataset=False) "
+            "so the order holds; every epoch repeats the same order."
+        },
+    )
+    max_prompt_length: int | None = field(
+        default=1024,
+        metadata={
+            "help": "Drop (not truncate) problems whose chat-templated prompt is longer than this many tokens; "
+            "the count is logged. A truncated problem statement would be rewarded against tests it no "
+            "longer describes. 0 or unset keeps all."
+        },
+    )
+    eval_epochs: float | None = field(
+        default=None,
+        metadata={
+            "help": "Evaluate every this many epochs (converted to optimizer steps); needs --meta_data_test."
+        },
+    )
+    save_epochs: float | None = field(
+        default=None,
+        metadata={"help": "Save a checkpoint every this many epochs (converted to optimizer steps)."},
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.difficulty, str):
+            self.difficulty = [d for d in re.split(r"[,\s]+", self.difficulty) if d]
+        for name in ("sample", "sample_test", "max_prompt_length"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise UserError(f"--{name} must not be negative")
+        if self.max_prompt_length == 0:
+            self.max_prompt_length = None
+        for name in ("eval_epochs", "save_epochs"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise UserError(f"--{name} must be positive")
+
+
+@dataclass
+class RewardArguments:
+    """What the reward factory builds: dimensions, how they are combined, and where code runs."""
+
+    _argument_group_name = "reward"
+
+    reward_dimensions: str = field(
+        default="correctness",
+        metadata={"help": f"Comma list of reward dimensions: {','.join(REWARD_DIMENSIONS)}."},
+    )
+    use_weight_net: bool = field(
+        default=False, metadata={"help": "Learn the per-dimension weights with a small weight network."}
+    )
+    fixed_weights: str | None = field(
+        default=None,
+        metadata={
+            "help": 'Fixed per-dimension weights as a JSON object, e.g. \'{"correctness": 0.7, "efficiency": 0.3}\'.'
+        },
+    )
+    aggregation: Literal["weighted_sum", "normalize_then_sum"] = field(
+        default="weighted_sum",
+        metadata={
+            "help": "How dimensions are combined: weighted_sum or normalize_then_sum (per-group z-scores)."
+        },
+    )
+    execute_code_url: str | None = field(
+        default=None,
+        metadata={"help": "URL of a code-execution server; unset runs completions in the local sandbox."},
+    )
+    judge_base_url: str | None = field(
+        default=None, metadata={"help": "OpenAI-compatible base URL of the LLM judge (comment dimension)."}
+    )
+    judge_model: str | None = field(default=None, metadata={"help": "Model name served at --judge_base_url."})
+
+    def __post_init__(self) -> None:
+        dims = self.reward_dimensions
+        if isinstance(dims, (list, tuple)):  # a YAML list
+            dims = ",".join(str(d) for d in dims)
+        names = [d.strip().lower() for d in str(dims).split(",") if d.strip()]
+        unknown = [d for d in names if d not in REWARD_DIMENSIONS]
+        if unknown or not names:
+            raise UserError(
+                f"--reward_dimensions: unknown or empty {unknown or dims!r}; choose from {','.join(REWARD_DIMENSIONS)}"
+            )
+        self.reward_dimensions = ",".join(d for d in REWARD_DIMENSIONS if d in names)
+        if isinstance(self.fixed_weights, dict):  # a YAML mapping
+            self.fixed_weights = json.dumps(self.fixed_weights)
+        if self.fixed_weights:
+            try:
+                weights = json.loads(self.fixed_weights)
+            except json.JSONDecodeError as e:
+                raise UserError(
+                    f"--fixed_weights is not valid JSON ({e.msg}): {self.fixed_weights!r}"
+                ) from None
+            if not isinstance(weights, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in weights.values()
+            ):
+                raise UserError(
+                    f"--fixed_weights must be a JSON object of numbers, got {self.fixed_weights!r}"
+                )
+            bad = [k for k in weights if k not in REWARD_DIMENSIONS]
+            if bad:
+                raise UserError(f"--fixed_weights: unknown dimension(s) {bad}")
+        if self.aggregation not in AGGREGATIONS:
+            raise UserError(f"--aggregation must be one of {AGGREGATIONS}")
+
+    @property
+    def dimensions(self) -> list[str]:
+        """The enabled dimensions, canonical order."""
+        return self.reward_dimensions.split(",")
+
+
+@dataclass
+class TrainArguments:
+    """Everything one `grpo4codegen train` run needs, as parsed."""
+
+    model: ModelArguments
+    data: DataArguments
+    reward: RewardArguments
+    grpo: GRPOConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able snapshot written next to the checkpoints."""
+        from dataclasses import asdict
+
+        return {
+            "model": asdict(self.model),
+            "data": asdict(self.data),
+            "reward": asdict(self.reward),
+            "grpo": self.grpo.to_dict(),
+        }
+
+
+def make_parser() -> TrlParser:
+    """TrlParser over our dataclasses + GRPOConfig, with defaults that suit this project."""
+    from trl import GRPOConfig, TrlParser
+
+    parser = TrlParser(
+        (ModelArguments, DataArguments, RewardArguments, GRPOConfig),
+        prog="grpo4codegen train",
+        description="GRPO training of a code LLM with execution-based rewards. Any GRPOConfig field is a "
+        "flag; --config FILE.yaml gives defaults that flags override.",
+    )
+    parser.set_defaults(
+        output_dir=DEFAULT_OUTPUT_DIR,
+        report_to=["tensorboard"],
+        # TRL turns an unset bf16 into True, which fails on machines without bf16 support
+        bf16=_bf16_available(),
+    )
+    return parser
+
+
+def parse_train_args(argv: Sequence[str]) -> TrainArguments:
+    """Parse flags (and `--config FILE.yaml`) into TrainArguments; bad values are UserErrors."""
+    argv = list(argv)
+    if "--config" in argv:
+        index = argv.index("--config")
+        if index + 1 >= len(argv):
+            raise UserError("--config needs a YAML file")
+        path = Path(argv[index + 1])
+        if not path.is_file():
+            raise UserError(f"--config {path}: no such file")
+    parser = make_parser()
+    try:
+        model, data, reward, grpo = parser.parse_args_and_config(argv)
+    except UserError:
+        raise
+    except (ValueError, TypeError) as e:
+        hint = ""
+        if "bf16" in str(e):
+            hint = " (on a machine without a bf16 GPU pass --bf16 false, or --use_cpu true)"
+        raise UserError(f"invalid training options: {e}{hint}") from None
+    return TrainArguments(model=model, data=data, reward=reward, grpo=grpo)
+
+
+def _bf16_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def prompts_per_generation_batch(args: GRPOConfig) -> int:
+    """Distinct prompts in one (global) generation batch: generation_batch_size / num_generations."""
+    return args.generation_batch_size // args.num_generations
+
+
+def steps_per_epoch(num_prompts: int, args: GRPOConfig) -> int:
+    """Optimizer steps the trainer runs for one pass over `num_prompts` prompts.
+
+    trl 1.16's RepeatSampler cuts the (shuffled) prompts into chunks of
+    P = generation_batch_size / num_generations distinct prompts and drops a partial last chunk; each
+    chunk is yielded num_iterations * steps_per_generation times (every prompt num_generations times
+    per yield), and the dataloader hands each process per_device_train_batch_size * steps_per_generation
+    rows per micro-step. So each process runs floor(N / P) * num_iterations * steps_per_generation
+    micro-steps per epoch, and the Trainer makes ceil(micro_steps / gradient_accumulation_steps)
+    optimizer steps of them. generation_batch_size = per_device_train_batch_size * world_size *
+    steps_per_generation (steps_per_generation defaults to gradient_accumulation_steps), which is
+    where the world size enters.
+    """
+    per_batch = prompts_per_generation_batch(args)
+    chunks = num_prompts // per_batch
+    if chunks == 0:
+        raise UserError(
+            f"{num_prompts} training prompt(s) cannot fill one generation batch of {per_batch} distinct prompts "
+            f"(generation_batch_size {args.generation_batch_size} / num_generations {args.num_generations}); "
+            "use more problems, or lower per_device_train_batch_size / gradient_accumulation_steps, or raise "
+            "num_generations"
+        )
+    micro_steps = chunks * args.num_iterations * args.steps_per_generation
+    return max(1, math.ceil(micro_steps / args.gradient_accumulation_steps))
+
+
+def epochs_to_steps(epochs: float, num_prompts: int, args: GRPOConfig) -> int:
+    """Optimizer steps in `epochs` epochs, rounded up as the Trainer rounds num_train_epochs (at least 1)."""
+    # round() first so 0.1 * 30 = 3.0000000000000004 is 3 steps, not 4
+    return max(1, math.ceil(round(epochs * steps_per_epoch(num_prompts, args), 6)))
+
+
+def available_checkpoints(directory: Path) -> dict[int, Path]:
+    """checkpoint-N subfolders of `directory`, by step."""
+    found: dict[int, Path] = {}
+    if directory.is_dir():
+        for child in directory.iterdir():
+            match = _CHECKPOINT_RE.match(child.name)
+            if match and child.is_dir():
+                found[int(match.group(1))] = child
+    return dict(sorted(found.items()))
+
+
+def resolve_resume_checkpoint(directory: str, step: int | None) -> str:
+    """The checkpoint folder to resume from: DIR/checkpoint-STEP, the latest one, or DIR itself.
+
+    Never falls back silently: a missing step is an error naming the steps that exist.
+    """
+    path = Path(directory).expanduser()
+    if not path.is_dir():
+        raise UserError(f"--load_from_pretrained {path}: no such directory")
+    checkpoints = available_checkpoints(path)
+    if step is not None:
+        if step in checkpoints:
+            return str(checkpoints[step])
+        steps = ", ".join(str(s) for s in checkpoints) or "none"
+        raise UserError(
+            f"--load_from_pretrained_step {step}: {path} has no checkpoint-{step} (available steps: {steps})"
+        )
+    if checkpoints:
+        return str(checkpoints[max(checkpoints)])
+    if (path / "trainer_state.json").is_file():  # DIR is itself one checkpoint folder
+        return str(path)
+    raise UserError(f"--load_from_pretrained {path}: no checkpoint-N folders and no trainer_state.json in it")

@@ -1,0 +1,297 @@
+"""`grpo4codegen train`: load problems and model, build rewards, and run TRL's GRPOTrainer.
+
+The reward functions come from `grpo4codegen.rewards.trl_rewards.build_reward_funcs`, imported only
+when training starts, so this module does not care how rewards are computed (local sandbox, server,
+judge, learned weights): it passes their weights to `GRPOConfig.reward_weights` and their callbacks to
+the trainer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..data import Problem, load_problems
+from ..data.selection import select_problems
+from ..errors import UserError
+from .config import (
+    DataArguments,
+    ModelArguments,
+    RewardArguments,
+    TrainArguments,
+    epochs_to_steps,
+    parse_train_args,
+    prompts_per_generation_batch,
+    resolve_resume_checkpoint,
+    steps_per_epoch,
+)
+from .dataset import build_prompt_dataset
+from .tiny import resolve_model_path
+
+if TYPE_CHECKING:
+    from peft import LoraConfig
+    from transformers import TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+logger = logging.getLogger(__name__)
+
+#: where the reward factory lives; resolved at call time so it can be built (or replaced) independently
+REWARD_FACTORY = "grpo4codegen.rewards.trl_rewards:build_reward_funcs"
+ARGS_FILE = "grpo4codegen_args.json"
+
+#: build_reward_funcs(problems, reward_args) -> (reward funcs, their weights or None, trainer callbacks)
+RewardFactory = Callable[[list[Problem], RewardArguments], tuple[list[Callable[..., Any]], Any, Any]]
+
+
+@dataclass
+class PreparedRun:
+    """A trainer ready to `train()`, with the numbers worth reporting about it."""
+
+    trainer: GRPOTrainer
+    resume_from: str | None
+    num_train_prompts: int
+    num_eval_prompts: int
+    steps_per_epoch: int
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point of the `train` subcommand: parse everything, train, save the final model."""
+    args = parse_train_args(argv)
+    _setup_logging(args.grpo)
+    run_training(args)
+    return 0
+
+
+def run_training(args: TrainArguments) -> Any:
+    """Prepare the trainer, train (resuming if asked), save the final model; returns TrainOutput."""
+    run = prepare_training(args)
+    logger.info(
+        "training on %d prompts (%d eval), %d optimizer steps per epoch%s",
+        run.num_train_prompts,
+        run.num_eval_prompts,
+        run.steps_per_epoch,
+        f", resuming from {run.resume_from}" if run.resume_from else "",
+    )
+    result = run.trainer.train(resume_from_checkpoint=run.resume_from)
+    run.trainer.save_model(args.grpo.output_dir)
+    logger.info("saved final model to %s", args.grpo.output_dir)
+    return result
+
+
+def prepare_training(args: TrainArguments) -> PreparedRun:
+    """Everything up to (not including) `trainer.train()`: split out so tests can inspect the trainer."""
+    from trl import GRPOTrainer
+
+    grpo = args.grpo
+    resume_from = (
+        resolve_resume_checkpoint(args.model.load_from_pretrained, args.model.load_from_pretrained_step)
+        if args.model.load_from_pretrained
+        else None
+    )
+    model_path = resolve_model_path(args.model.model_name_or_path)
+    tokenizer = load_tokenizer(model_path)
+
+    train_problems, eval_problems = load_train_eval_problems(args.data)
+    train_set = build_prompt_dataset(
+        train_problems, tokenizer, args.data.max_prompt_length, what="training"
+    ).dataset
+    eval_set = (
+        build_prompt_dataset(eval_problems, tokenizer, args.data.max_prompt_length, what="eval").dataset
+        if eval_problems
+        else None
+    )
+    per_epoch = configure_schedule(grpo, args.data, len(train_set), eval_set is not None)
+
+    funcs, weights, callbacks = build_rewards(train_problems + eval_problems, args.reward)
+    apply_reward_weights(grpo, funcs, weights)
+    configure_model_init(grpo, args.model)
+
+    _write_args(args)
+    trainer = GRPOTrainer(
+        model=model_path,
+        reward_funcs=funcs,
+        args=grpo,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        processing_class=tokenizer,
+        callbacks=callbacks or None,
+        peft_config=lora_config(args.model) if args.model.lora_enable else None,
+    )
+    return PreparedRun(
+        trainer=trainer,
+        resume_from=resume_from,
+        num_train_prompts=len(train_set),
+        num_eval_prompts=len(eval_set) if eval_set is not None else 0,
+        steps_per_epoch=per_epoch,
+    )
+
+
+def load_tokenizer(model_path: str) -> Any:
+    """The model's own tokenizer (chat template included); a missing pad token falls back to eos."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    except OSError as e:
+        raise UserError(f"cannot load the tokenizer of {model_path!r}: {e}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_train_eval_problems(data: DataArguments) -> tuple[list[Problem], list[Problem]]:
+    """Training problems (filtered, sampled, optionally curriculum-ordered) and eval problems."""
+    train = select_problems(
+        load_problems(data.meta_data, split=data.meta_data_split),
+        difficulties=data.difficulty,
+        sample=data.sample,
+        seed=data.sample_seed,
+        curriculum=data.curriculum,
+    )
+    if not train:
+        raise UserError(f"no training problems left in {data.meta_data} after filtering")
+    evals: list[Problem] = []
+    if data.meta_data_test:
+        evals = select_problems(
+            load_problems(data.meta_data_test, split=data.meta_data_test_split),
+            difficulties=data.difficulty,
+            sample=data.sample_test,
+            seed=data.sample_seed,
+        )
+        if not evals:
+            raise UserError(f"no eval problems left in {data.meta_data_test} after filtering")
+    return train, evals
+
+
+def configure_schedule(grpo: GRPOConfig, data: DataArguments, num_prompts: int, has_eval: bool) -> int:
+    """Apply curriculum ordering and the epoch-based eval/save schedules; returns steps per epoch.
+
+    Runs after GRPOConfig validated itself, so the checks it makes for an eval setup are repeated here.
+    """
+    from transformers.trainer_utils import IntervalStrategy, SaveStrategy
+
+    per_epoch = steps_per_epoch(num_prompts, grpo)
+    leftover = num_prompts % prompts_per_generation_batch(grpo)
+    if leftover:
+        logger.warning(
+            "%d of %d prompts do not fill a whole generation batch of %d prompts and are skipped each epoch",
+            leftover,
+            num_prompts,
+            prompts_per_generation_batch(grpo),
+        )
+    if data.curriculum and grpo.shuffle_dataset:
+        logger.info("curriculum: turning off shuffle_dataset so prompts stay ordered easy -> hard")
+        grpo.shuffle_dataset = False
+
+    if data.eval_epochs is not None:
+        if not has_eval:
+            raise UserError("--eval_epochs needs evaluation problems: pass --meta_data_test")
+        grpo.eval_strategy = IntervalStrategy.STEPS
+        grpo.eval_steps = epochs_to_steps(data.eval_epochs, num_prompts, grpo)
+        grpo.do_eval = True
+        logger.info("evaluating every %d steps (%s epochs)", grpo.eval_steps, data.eval_epochs)
+    if grpo.eval_strategy != IntervalStrategy.NO:
+        if not has_eval:
+            raise UserError(f"eval_strategy={grpo.eval_strategy.value} needs --meta_data_test")
+        generations = grpo.num_generations_eval or grpo.num_generations
+        if (grpo.per_device_eval_batch_size * grpo.world_size) % generations:
+            raise UserError(
+                f"the global eval batch size ({grpo.per_device_eval_batch_size} * {grpo.world_size}) must be "
+                f"divisible by the number of eval generations ({generations}); set --per_device_eval_batch_size"
+            )
+    if data.save_epochs is not None:
+        grpo.save_strategy = SaveStrategy.STEPS
+        grpo.save_steps = epochs_to_steps(data.save_epochs, num_prompts, grpo)
+        logger.info("saving every %d steps (%s epochs)", grpo.save_steps, data.save_epochs)
+    return per_epoch
+
+
+def reward_factory() -> RewardFactory:
+    """Import the reward factory named by REWARD_FACTORY."""
+    module_name, _, attr = REWARD_FACTORY.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and module_name.startswith(e.name):
+            raise UserError(
+                f"the reward factory {module_name} is not available in this installation"
+            ) from None
+        raise
+    return getattr(module, attr)
+
+
+def build_rewards(
+    problems: list[Problem], reward: RewardArguments
+) -> tuple[list[Callable[..., Any]], list[float] | None, list[TrainerCallback]]:
+    """Reward functions, their weights and their callbacks from the factory."""
+    funcs, weights, callbacks = reward_factory()(problems, reward)
+    if not funcs:
+        raise UserError("the reward factory returned no reward functions")
+    return list(funcs), (list(weights) if weights is not None else None), list(callbacks or [])
+
+
+def apply_reward_weights(
+    grpo: GRPOConfig, funcs: list[Callable[..., Any]], weights: list[float] | None
+) -> None:
+    """Factory weights fill GRPOConfig.reward_weights unless the user set them; lengths must match."""
+    if grpo.reward_weights is None and weights is not None:
+        grpo.reward_weights = weights
+    if grpo.reward_weights is not None and len(grpo.reward_weights) != len(funcs):
+        raise UserError(
+            f"reward_weights has {len(grpo.reward_weights)} entries but there are {len(funcs)} reward functions"
+        )
+
+
+def configure_model_init(grpo: GRPOConfig, model: ModelArguments) -> None:
+    """Pass --dtype to TRL's model loading (model_init_kwargs)."""
+    kwargs = grpo.model_init_kwargs or {}
+    if isinstance(kwargs, str):
+        try:
+            kwargs = json.loads(kwargs)
+        except json.JSONDecodeError as e:
+            raise UserError(f"--model_init_kwargs is not valid JSON: {e.msg}") from None
+    kwargs = dict(kwargs)
+    if model.dtype is not None:
+        kwargs["dtype"] = model.dtype
+    grpo.model_init_kwargs = kwargs or None
+
+
+def lora_config(model: ModelArguments) -> LoraConfig:
+    """peft LoraConfig for a causal LM from the --lora_* flags."""
+    from peft import LoraConfig
+
+    targets: str | list[str] = model.lora_target_modules
+    if targets == ["all-linear"]:
+        targets = "all-linear"
+    return LoraConfig(
+        r=model.lora_r,
+        lora_alpha=model.lora_alpha,
+        lora_dropout=model.lora_dropout,
+        target_modules=targets,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def _write_args(args: TrainArguments) -> None:
+    """Save the parsed options with the run, so a checkpoint says how it was made."""
+    if not args.grpo.should_save:
+        return
+    out = Path(args.grpo.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ARGS_FILE).write_text(json.dumps(args.to_dict(), indent=2, default=str) + "\n", "utf-8")
+
+
+def _setup_logging(grpo: GRPOConfig) -> None:
+    """INFO logs on the main process, warnings elsewhere; transformers follows the same level."""
+    import transformers
+
+    level = grpo.get_process_log_level()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    logging.getLogger("grpo4codegen").setLevel(logging.INFO if grpo.should_log else logging.WARNING)
+    transformers.utils.logging.set_verbosity(level)
