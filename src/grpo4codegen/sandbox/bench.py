@@ -1,6 +1,7 @@
 """`bench sandbox`: the executor against a process-per-test baseline and an in-process floor, one run.
 
-(1)  ours, full isolation, verdicts only      (1m) ours, every metric on
+(1)  ours, full isolation, verdicts only      (1m) ours, every metric on every test
+(1r) ours, metrics as the reward layer asks for them (memory and steps on the 8 heaviest tests)
 (2)  a fresh interpreter per test case (the ExecEval model)
 (3)  the floor: the same tests in-process, no isolation, no metrics, one process per core
 Every configuration runs the same reference solutions on the same tests; figures are tests per second.
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from ..data.problems import Problem
@@ -74,13 +76,23 @@ def run_floor(
     return time.perf_counter() - t0, [s for _, s in out], sum(n for n, _ in out)
 
 
-def run_ours(problems: list[Problem], workers: int, limits: Limits) -> tuple[float, list[float], int]:
-    with Executor(workers=workers, limits=limits) as executor:
+def run_ours(
+    problems: list[Problem], workers: int, limits: Limits | list[Limits]
+) -> tuple[float, list[float], int, list]:
+    per_problem = limits if isinstance(limits, list) else [limits] * len(problems)
+    subs = [Submission(p, p.reference_solution, lim) for p, lim in zip(problems, per_problem, strict=True)]
+    with Executor(workers=workers, limits=per_problem[0]) as executor:
         executor.run(problems[0], problems[0].reference_solution)  # start the pool outside the timing
         t0 = time.perf_counter()
-        results = executor.run_many([Submission(p, p.reference_solution) for p in problems])
+        results = executor.run_many(subs)
         wall = time.perf_counter() - t0
-    return wall, [r.wall_time for r in results], sum(r.passed for r in results)
+    return wall, [r.wall_time for r in results], sum(r.passed for r in results), results
+
+
+def heaviest_tests(result: Any, k: int) -> tuple[int, ...]:
+    """The k tests that took longest in a verdict run: where the reward layer spends its traced runs."""
+    order = sorted(range(result.total), key=lambda i: result.tests[i].time_consumed or 0.0, reverse=True)
+    return tuple(sorted(order[:k]))
 
 
 def run_process_per_test(problems: list[Problem], workers: int) -> tuple[float, int]:
@@ -139,14 +151,21 @@ def run_benchmark(
         f"(3)  floor, in-process            {tests / floor_s:9.1f} tests/s  {floor_s:7.2f} s  passed {floor_passed}",
         flush=True,
     )
-    ours_s, ours_per, ours_passed = run_ours(problems, workers, verdict_limits)
+    ours_s, ours_per, ours_passed, ours_results = run_ours(problems, workers, verdict_limits)
     print(
         f"(1)  ours, isolated, verdicts     {tests / ours_s:9.1f} tests/s  {ours_s:7.2f} s  passed {ours_passed}",
         flush=True,
     )
-    met_s, _, met_passed = run_ours(problems, workers, metric_limits)
+    met_s, _, met_passed, _ = run_ours(problems, workers, metric_limits)
     print(
         f"(1m) ours, isolated, all metrics  {tests / met_s:9.1f} tests/s  {met_s:7.2f} s  passed {met_passed}",
+        flush=True,
+    )
+    heavy_limits = [replace(metric_limits, traced_tests=heaviest_tests(r, 8)) for r in ours_results]
+    heavy_s, _, heavy_passed, _ = run_ours(problems, workers, heavy_limits)
+    print(
+        f"(1r) ours, reward-layer metrics  {tests / heavy_s:9.1f} tests/s  {heavy_s:7.2f} s  passed {heavy_passed}"
+        "  (time on every test; memory and steps on the 8 heaviest)",
         flush=True,
     )
     if skip_baseline:
@@ -169,6 +188,8 @@ def run_benchmark(
         "speedup_vs_process_per_test": ppt_s / ours_s if not skip_baseline else None,
         "floor_over_ours": ours_s / floor_s,
         "floor_over_ours_metrics": met_s / floor_s,
+        "ours_reward_metrics_tests_per_s": tests / heavy_s,
+        "floor_over_ours_reward_metrics": heavy_s / floor_s,
         "overhead_ms_per_submission": overhead_ms,
         "passed": {
             "floor": floor_passed,
@@ -180,6 +201,7 @@ def run_benchmark(
     print(
         f"ratios: (1)/(2) = {summary['speedup_vs_process_per_test'] or float('nan'):.1f}x faster, "
         f"(3)/(1) = {summary['floor_over_ours']:.3f}, (3)/(1m) = {summary['floor_over_ours_metrics']:.3f}, "
+        f"(3)/(1r) = {summary['floor_over_ours_reward_metrics']:.3f}, "
         f"overhead {overhead_ms:.2f} ms/submission (median)"
     )
     print(json.dumps(summary))

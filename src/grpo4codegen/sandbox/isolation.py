@@ -107,7 +107,8 @@ def enter_worker_namespaces(config: IsolationConfig) -> LayerReport:
 def _hide_paths(config: IsolationConfig) -> None:
     """Cover each hidden directory with an empty tmpfs, then bind the Python installation back, read-only."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    keep = python_paths()
+    scratch = {"/tmp", "/var/tmp", "/dev/shm"}  # stay private, writable tmpfs even if they are on sys.path
+    keep = [p for p in python_paths() if p not in scratch]
     keep_fds = {p: os.open(p, os.O_PATH) for p in keep}
     hidden = [os.path.realpath(p) for p in (*config.hidden_paths, *config.extra_hidden_paths)]
     hidden = sorted({p for p in hidden if os.path.isdir(p)}, key=len)
@@ -135,9 +136,18 @@ def _under(path: str, parent: str) -> bool:
 
 
 def confine_child(
-    config: IsolationConfig, workdir: str, keep_fd: int, memory_bytes: int, cpu_seconds: int
+    config: IsolationConfig,
+    workdir: str,
+    keep_fd: int,
+    memory_bytes: int,
+    cpu_seconds: int,
+    seccomp_program: bytes | None = None,
 ) -> dict[str, str]:
-    """Confine the calling (freshly forked) child. Returns layer -> status for the doctor."""
+    """Confine the calling (freshly forked) child. Returns layer -> status for the doctor.
+
+    `seccomp_program` is the worker's precompiled filter (`seccomp.compile_filter`); None means
+    seccomp is unavailable or disabled.
+    """
     layers: dict[str, str] = {}
     os.setsid()
     layers["process_group"] = "active"
@@ -179,14 +189,11 @@ def confine_child(
         resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else value + 1))
     layers["resource_limits"] = "active"
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-    if config.seccomp:
-        try:
-            seccomp.install_filter(os.getpid())
-            layers["seccomp"] = "active"
-        except OSError as e:
-            layers["seccomp"] = f"unavailable: {e}"
+    if config.seccomp and seccomp_program is not None:
+        seccomp.load_compiled(seccomp_program, os.getpid())  # a failure here is an infrastructure error
+        layers["seccomp"] = "active"
     else:
-        layers["seccomp"] = "disabled"
+        layers["seccomp"] = "disabled" if not config.seccomp else "unavailable: libseccomp not found"
     return layers
 
 

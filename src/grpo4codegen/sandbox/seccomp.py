@@ -11,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import os
+import struct
 
 SCMP_ACT_ALLOW = 0x7FFF0000
 _SCMP_CMP_NE = 1
@@ -60,17 +62,63 @@ def load_library() -> ctypes.CDLL | None:
             ctypes.POINTER(_ArgCmp),
         ]
         lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-        lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
         _lib = lib
     return _lib
 
 
-def install_filter(own_pid: int) -> None:
-    """Load the filter into the calling process (irrevocable). Raises OSError on failure."""
+#: placeholder for the child's pid in the compiled program (outside any real pid's range)
+PID_PLACEHOLDER = 0x5EC0DE42
+_SOCK_FILTER = struct.Struct("=HBBI")  # one classic-BPF instruction: code, jt, jf, k
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def compile_filter() -> bytes:
+    """The filter as a classic-BPF program, compiled once per worker (libseccomp takes milliseconds)."""
     lib = load_library()
     if lib is None:
         raise OSError("libseccomp not found")
+    ctx = _build(lib, PID_PLACEHOLDER)
+    try:
+        fd = os.memfd_create("g4c-seccomp")
+        try:
+            rc = lib.seccomp_export_bpf(ctx, fd)
+            if rc < 0:
+                raise OSError(-rc, "seccomp_export_bpf failed")
+            size = os.lseek(fd, 0, os.SEEK_END)
+            return os.pread(fd, size, 0)
+        finally:
+            os.close(fd)
+    finally:
+        lib.seccomp_release(ctx)
+
+
+def load_compiled(program: bytes, own_pid: int) -> None:
+    """Install a program from `compile_filter` in the calling process, with its own pid patched in."""
+    patched = bytearray(program)
+    for offset in range(0, len(patched), _SOCK_FILTER.size):
+        code, jt, jf, k = _SOCK_FILTER.unpack_from(patched, offset)
+        if k == PID_PLACEHOLDER:
+            _SOCK_FILTER.pack_into(patched, offset, code, jt, jf, own_pid)
+    buf = (ctypes.c_char * len(patched)).from_buffer(patched)
+    prog = _SockFprog(len(patched) // _SOCK_FILTER.size, ctypes.addressof(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_SECCOMP): {os.strerror(err)}")
+
+
+def install_filter(own_pid: int) -> None:
+    """Compile and load the filter in one go (slower; `compile_filter` + `load_compiled` for many children)."""
+    load_compiled(compile_filter(), own_pid)
+
+
+def _build(lib: ctypes.CDLL, own_pid: int) -> int:
     ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
     if not ctx:
         raise OSError("seccomp_init failed")
@@ -92,8 +140,7 @@ def install_filter(own_pid: int) -> None:
         rule(eperm, "clone", (0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0))
         rule(eperm, "kill", (0, _SCMP_CMP_NE, own_pid, 0))
         rule(eperm, "tgkill", (0, _SCMP_CMP_NE, own_pid, 0))
-        rc = lib.seccomp_load(ctx)
-        if rc < 0:
-            raise OSError(-rc, "seccomp_load failed")
-    finally:
+    except BaseException:
         lib.seccomp_release(ctx)
+        raise
+    return ctx

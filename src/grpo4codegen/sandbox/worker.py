@@ -20,7 +20,7 @@ import time
 from types import CodeType
 from typing import Any
 
-from . import harness
+from . import harness, seccomp
 from .isolation import IsolationConfig, confine_child, enter_worker_namespaces
 from .perfcount import open_counter
 
@@ -79,6 +79,8 @@ class Worker:
         self.serial = 0
         self.layers: dict[str, str] = {}
         self.child_layers: dict[str, str] = {}
+        self.seccomp_program: bytes | None = None
+        self._pending: list[tuple[int | None, str]] = []  # (child pid, workdir) to clean after the reply
         counter, why = open_counter()
         self.instructions = "available" if counter else why
         if counter:
@@ -91,6 +93,11 @@ class Worker:
             except ImportError:
                 pass
         self.layers = enter_worker_namespaces(self.config).layers
+        if self.config.seccomp:
+            try:
+                self.seccomp_program = seccomp.compile_filter()
+            except OSError as e:
+                self.layers["seccomp"] = f"unavailable: {e}"
         gc.collect()
         gc.freeze()  # children then never walk the worker's objects, sparing copy-on-write pages
 
@@ -136,7 +143,9 @@ class Worker:
                 try:
                     counter = open_counter()[0] if "instructions" in job["metrics"] else None
                     cpu = int(job["total_time_s"] * runs) + 2
-                    layers = confine_child(self.config, workdir, w, job["memory_mb"] << 20, cpu)
+                    layers = confine_child(
+                        self.config, workdir, w, job["memory_mb"] << 20, cpu, self.seccomp_program
+                    )
                 except BaseException as e:  # the sandbox could not be set up: not the candidate's fault
                     channel.send({"s": "infra", "e": harness.error_text(e)})
                     raise
@@ -152,7 +161,16 @@ class Worker:
             return self._collect(job, pid, r, start, per_test, results, deadline)
         finally:
             os.close(r)
-            shutil.rmtree(workdir, ignore_errors=True)
+            self._pending.append((None, workdir))
+
+    def cleanup(self) -> None:
+        """Reap finished children and remove their work directories: done after the reply is sent."""
+        for pid, workdir in self._pending:
+            if pid is not None:
+                self._reap(pid)
+            if workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
+        self._pending.clear()
 
     def _collect(
         self,
@@ -199,10 +217,10 @@ class Worker:
                     outcome = frame.get("o") if frame.get("o") in _OUTCOMES else "RUNTIME_ERROR"
                     for k in range(current, n):  # the solution never loaded: every test fails alike
                         results[k] = {"o": outcome, "e": str(frame.get("e", ""))[:300]}
-                    self._reap(pid)
+                    self._pending.append((pid, ""))
                     return None
                 elif frame.get("s") == "done":
-                    self._reap(pid)
+                    self._pending.append((pid, ""))
                     last = results[current - 1] if current > start else None
                     self._fail_from(
                         results, current, n, (last or {}).get("o"), "stop_on_first_fail", skip_first=True
@@ -317,6 +335,7 @@ def main() -> None:
         except SandboxSetupError as e:
             reply = {"id": job.get("id"), "infra_error": f"sandbox setup failed: {e}"}
         write_frame(out_fd, reply)
+        worker.cleanup()
 
 
 if __name__ == "__main__":
