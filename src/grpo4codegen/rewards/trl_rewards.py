@@ -189,19 +189,39 @@ def make_callback(adapter: TrlRewardAdapter):
     return RewardWeightCallback()
 
 
+def reward_config_from(options: Any) -> tuple[RewardConfig, bool]:
+    """A RewardConfig (and the weight-net switch) from a RewardConfig or the trainer's RewardArguments."""
+    if isinstance(options, RewardConfig):
+        return options, False
+    judge = None
+    if getattr(options, "judge_base_url", None):
+        from .judge import JudgeConfig
+
+        judge = JudgeConfig(base_url=options.judge_base_url, model=options.judge_model or "judge")
+    config = RewardConfig(
+        reward_dimensions=options.reward_dimensions,
+        fixed_weights=options.fixed_weights,
+        aggregation=options.aggregation,
+        execute_code_url=options.execute_code_url,
+        judge=judge,
+    )
+    return config, bool(getattr(options, "use_weight_net", False))
+
+
 def build_reward_funcs(
     problems: Sequence[Problem],
-    reward_config: RewardConfig,
-    use_weight_net: bool = False,
+    reward_options: Any,
+    use_weight_net: bool | None = None,
     weight_net_options: dict | None = None,
     runner: Any = None,
 ) -> tuple[list[Callable], list[float] | None, list[Any]]:
     """Reward functions for GRPOTrainer, their weights (GRPOConfig.reward_weights), and callbacks.
 
-    Call `callback.attach(trainer)` on each returned callback after the trainer is built, and
-    `callback.adapter.load(checkpoint_dir)` before resuming.
+    `reward_options` is a RewardConfig or the trainer's RewardArguments. Call `callback.attach(trainer)`
+    on each returned callback once the trainer exists, and `callback.adapter.load(checkpoint_dir)`
+    before resuming.
     """
-    adapter = TrlRewardAdapter(
-        RewardScorer(problems, reward_config, runner), use_weight_net, weight_net_options
-    )
+    config, weight_net = reward_config_from(reward_options)
+    weight_net = weight_net if use_weight_net is None else use_weight_net
+    adapter = TrlRewardAdapter(RewardScorer(problems, config, runner), weight_net, weight_net_options)
     return adapter.reward_funcs(), adapter.reward_weights(), [make_callback(adapter)]

@@ -171,7 +171,7 @@ class RewardArguments:
     _argument_group_name = "reward"
 
     reward_dimensions: str = field(
-        default="correctness",
+        default=",".join(REWARD_DIMENSIONS),
         metadata={"help": f"Comma list of reward dimensions: {','.join(REWARD_DIMENSIONS)}."},
     )
     use_weight_net: bool = field(
@@ -204,7 +204,7 @@ class RewardArguments:
             dims = ",".join(str(d) for d in dims)
         names = [d.strip().lower() for d in str(dims).split(",") if d.strip()]
         unknown = [d for d in names if d not in REWARD_DIMENSIONS]
-        if unknown or not names:
+        if unknown:
             raise UserError(
                 f"--reward_dimensions: unknown or empty {unknown or dims!r}; choose from {','.join(REWARD_DIMENSIONS)}"
             )
@@ -232,8 +232,8 @@ class RewardArguments:
 
     @property
     def dimensions(self) -> list[str]:
-        """The enabled dimensions, canonical order."""
-        return self.reward_dimensions.split(",")
+        """The enabled dimensions, canonical order (empty: a constant fallback reward that trains nothing)."""
+        return [d for d in self.reward_dimensions.split(",") if d]
 
 
 @dataclass

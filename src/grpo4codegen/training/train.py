@@ -109,6 +109,8 @@ def prepare_training(args: TrainArguments) -> PreparedRun:
 
     funcs, weights, callbacks = build_rewards(train_problems + eval_problems, args.reward)
     apply_reward_weights(grpo, funcs, weights)
+    if args.reward.aggregation == "normalize_then_sum":
+        grpo.multi_objective_aggregation = "normalize_then_sum"
     configure_model_init(grpo, args.model)
 
     _write_args(args)
@@ -122,6 +124,11 @@ def prepare_training(args: TrainArguments) -> PreparedRun:
         callbacks=callbacks or None,
         peft_config=lora_config(args.model) if args.model.lora_enable else None,
     )
+    for callback in callbacks:
+        if hasattr(callback, "attach"):  # reward callbacks that update the trainer's reward weights
+            callback.attach(trainer)
+        if resume_from and hasattr(callback, "adapter"):
+            callback.adapter.load(resume_from)  # the RewardWeightNet state saved with that checkpoint
     return PreparedRun(
         trainer=trainer,
         resume_from=resume_from,
