@@ -170,7 +170,7 @@ def test_cli_flags_parse_into_dataclasses_and_grpo_config() -> None:
 def test_defaults_are_cpu_friendly() -> None:
     args = parse_train_args([])
     assert args.model.model_name_or_path == "tiny" and args.data.meta_data == "builtin"
-    assert args.reward.dimensions == ["correctness"]
+    assert args.reward.dimensions == ["correctness", "efficiency", "comment", "maintainability"]
     assert args.grpo.report_to == ["tensorboard"]
     import torch
 
