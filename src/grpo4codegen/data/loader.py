@@ -6,7 +6,9 @@ Both published schemas are accepted: v0.3.x (flat fields) and v0.2.0 (metadata u
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator
@@ -30,6 +32,10 @@ def load_problems(source: str | Path = BUILTIN, split: str = "test", strict: boo
     With `strict`, a row without the fields a problem needs is an error naming the row; otherwise it
     is skipped. Unparsed asserts never fail loading: they are kept on the problem with their reason.
     """
+    cache = _cache_path(str(source))
+    cached = _read_cache(cache) if cache else None
+    if cached is not None:
+        return cached
     rows, origin = _read_rows(str(source), split)
     problems: list[Problem] = []
     for index, row in enumerate(rows, start=1):
@@ -40,7 +46,48 @@ def load_problems(source: str | Path = BUILTIN, split: str = "test", strict: boo
                 raise UserError(f"{origin}: row {index}: {e}") from None
     if not problems:
         raise UserError(f"{origin}: no problems found")
+    if cache and strict:
+        _write_cache(cache, problems)
     return problems
+
+
+#: bump when parsing or the Problem layout changes, so stale caches are ignored
+PARSER_VERSION = "1"
+
+
+def _cache_path(source: str) -> Path | None:
+    """Where parsed problems of a local file are cached: parsing big test literals takes seconds."""
+    path = Path(source).expanduser()
+    if source == BUILTIN or not path.is_file():
+        return None
+    stat = path.stat()
+    key = hashlib.sha1(
+        f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{PARSER_VERSION}".encode()
+    ).hexdigest()
+    root = Path(os.environ.get("GRPO4CODEGEN_CACHE", Path.home() / ".cache" / "grpo4codegen"))
+    return root / "problems" / f"{key}.json"
+
+
+def _read_cache(path: Path) -> list[Problem] | None:
+    try:
+        return [Problem.from_dict(d) for d in json.loads(path.read_text("utf-8"))]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # absent or unreadable: parse again
+
+
+def _write_cache(path: Path, problems: list[Problem]) -> None:
+    """Write only when JSON keeps every value exactly (sets or non-string dict keys would not survive)."""
+    dicts = [p.to_dict() for p in problems]
+    try:
+        text = json.dumps(dicts)
+        if json.loads(text) != dicts:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text, "utf-8")
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        pass  # caching is an optimisation only
 
 
 def problem_from_row(row: dict[str, Any], origin: str = "") -> Problem:

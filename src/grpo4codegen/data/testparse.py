@@ -99,10 +99,13 @@ def _candidate_call(node: ast.AST) -> tuple[Arg, ...]:
     return tuple(args)
 
 
-def parse_assert(stmt: ast.Assert) -> TestCase:
+SOURCE_LIMIT = 500  # the assert's text is kept for display only; literals can be megabytes
+
+
+def parse_assert(stmt: ast.Assert, source: str = "") -> TestCase:
     """Turn one `assert` into a TestCase or raise NotLiteral with the reason."""
     test = stmt.test
-    source = ast.unparse(stmt)
+    source = (source or ast.unparse(stmt))[:SOURCE_LIMIT]
     if isinstance(test, ast.Compare):
         if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
             raise NotLiteral("comparison is not a single ==")
@@ -154,18 +157,29 @@ def parse_check(test_source: str) -> tuple[list[TestCase], list[UnparsedTest]]:
         raise ValueError("test field has no single `def check(candidate):`")
     tests: list[TestCase] = []
     unparsed: list[UnparsedTest] = []
+    lines = test_source.splitlines()
     for stmt in checks[0].body:
+        text = _segment(lines, stmt)
         if isinstance(stmt, ast.Assert):
             try:
-                tests.append(parse_assert(stmt))
+                tests.append(parse_assert(stmt, text))
             except (NotLiteral, RecursionError, ValueError, OverflowError) as e:
-                unparsed.append(UnparsedTest(ast.unparse(stmt)[:500], str(e)))
+                unparsed.append(UnparsedTest(text, str(e)))
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # a docstring
         elif isinstance(stmt, ast.Pass):
             continue
         else:
-            unparsed.append(
-                UnparsedTest(ast.unparse(stmt)[:500], f"{type(stmt).__name__} statement is not an assert")
-            )
+            unparsed.append(UnparsedTest(text, f"{type(stmt).__name__} statement is not an assert"))
     return tests, unparsed
+
+
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    """The statement's own text (cheap slicing; `ast.unparse` of big literals is slow), capped."""
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    if first == last:
+        text = lines[first][node.col_offset : node.end_col_offset]
+    else:
+        middle = lines[first + 1 : last]
+        text = "\n".join([lines[first][node.col_offset :], *middle, lines[last][: node.end_col_offset]])
+    return text[:SOURCE_LIMIT]
