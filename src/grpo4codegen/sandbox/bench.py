@@ -206,3 +206,46 @@ def run_benchmark(
     )
     print(json.dumps(summary))
     return 0
+
+
+def run_stability(problems: list[Problem], repeats: int, workers: int | None) -> int:
+    """The same reference solutions run `repeats` times with every metric: what changes between runs."""
+    limits = Limits(**{**REFERENCE_LIMITS.__dict__, "metrics": ("time", "memory", "steps", "instructions")})
+    with Executor(workers=workers) as executor:
+        runs = [
+            executor.run_many([Submission(p, p.reference_solution, limits) for p in problems])
+            for _ in range(repeats)
+        ]
+    same_outcomes = same_peaks = same_steps = 0
+    time_cv, cpu_cv = [], []
+    for i, _ in enumerate(problems):
+        results = [run[i] for run in runs]
+        same_outcomes += len({tuple(t.exec_outcome for t in r.tests) for r in results}) == 1
+        same_peaks += len({tuple(t.tracemalloc_peak for t in r.tests) for r in results}) == 1
+        same_steps += len({tuple(t.steps for t in r.tests) for r in results}) == 1
+        for field, out in (("time_consumed", time_cv), ("cpu_time", cpu_cv)):
+            totals = [sum(getattr(t, field) or 0.0 for t in r.tests) for r in results]
+            if statistics.mean(totals) > 0:
+                out.append(statistics.pstdev(totals) / statistics.mean(totals))
+    n = len(problems)
+    summary = {
+        "problems": n,
+        "repeats": repeats,
+        "identical_outcomes": same_outcomes / n,
+        "identical_tracemalloc_peak": same_peaks / n,
+        "identical_steps": same_steps / n,
+        "time_consumed_cv_median": statistics.median(time_cv),
+        "time_consumed_cv_max": max(time_cv),
+        "cpu_time_cv_median": statistics.median(cpu_cv),
+        "cpu_time_cv_max": max(cpu_cv),
+        "steps_cv_max": 0.0 if same_steps == n else None,
+    }
+    print(
+        f"{n} problems x {repeats} runs: identical outcomes {summary['identical_outcomes']:.1%}, "
+        f"identical tracemalloc peaks {summary['identical_tracemalloc_peak']:.1%}, identical steps "
+        f"{summary['identical_steps']:.1%}; spread of a problem's summed time (coefficient of variation): "
+        f"wall median {summary['time_consumed_cv_median']:.3f} max {summary['time_consumed_cv_max']:.3f}, "
+        f"cpu median {summary['cpu_time_cv_median']:.3f} max {summary['cpu_time_cv_max']:.3f}"
+    )
+    print(json.dumps(summary))
+    return 0

@@ -178,6 +178,13 @@ def _bench(args: argparse.Namespace) -> int:
     )
 
 
+def _stability(args: argparse.Namespace) -> int:
+    from .bench import run_stability
+
+    problems = problems_from_args(args)
+    return run_stability(problems[: args.limit] if args.limit else problems, args.repeats, args.workers)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("exec", help="run one submission against one problem's tests")
     add_dataset_args(p)
@@ -207,3 +214,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--skip-process-per-test", action="store_true", help="skip the slow baseline")
     p.set_defaults(handler=_bench)
+    p = bench_sub.add_parser(
+        "stability", help="the same solutions run N times: outcome, memory, steps, time spread"
+    )
+    add_dataset_args(p)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(handler=_stability)
