@@ -17,6 +17,7 @@ from typing import Any
 
 from ..data.problems import Problem
 from ..errors import UserError
+from ..sandbox.types import Limits
 from .aggregate import DIMENSIONS, aggregate, constant_fallback, parse_fixed_weights
 from .comments import comment_score
 from .execution import ExecutionRewards, ExecutionScore, Runner
@@ -104,8 +105,6 @@ class RewardScorer:
         self.problems = dict(problems) if isinstance(problems, Mapping) else {p.task_id: p for p in problems}
         self.config = config
         self.runner = runner or _make_runner(config)
-        from ..sandbox.types import Limits
-
         base = Limits(
             time_s=config.time_limit_s,
             total_time_s=config.total_time_limit_s,
