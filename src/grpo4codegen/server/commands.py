@@ -1,0 +1,137 @@
+"""`grpo4codegen serve` and `grpo4codegen bench server`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..errors import UserError
+
+TOKEN_ENV = "GRPO4CODEGEN_SERVER_TOKEN"  # as in .app and .client (not imported: keeps the CLI light)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from .app import ServerSettings, serve
+    from .models import LimitsModel
+
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port {args.port}: not a TCP port")
+    if args.workers < 1 or (args.sandbox_workers is not None and args.sandbox_workers < 1):
+        raise UserError("--workers and --sandbox-workers must be at least 1")
+    if min(args.max_queue, args.max_jobs) < 1 or args.max_body_mb <= 0 or args.shutdown_grace < 0:
+        raise UserError("--max-queue, --max-jobs and --max-body-mb must be positive")
+    limits = {
+        "time_s": args.time_limit,
+        "total_time_s": args.total_time_limit,
+        "memory_mb": args.memory_limit,
+        "metrics": args.metrics.split(",") if args.metrics else None,
+    }
+    limits = {k: v for k, v in limits.items() if v is not None}
+    try:
+        LimitsModel.model_validate(limits)
+    except ValidationError as e:
+        raise UserError(f"limits: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}") from None
+    if _token_missing(args) and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"grpo4codegen: warning: serving on {args.host} without a token: anyone there can run code")
+    problems = None
+    if args.dataset:
+        from ..data.loader import load_problems
+
+        problems = load_problems(args.dataset, split=args.split)  # fail here, with a clear message
+    sandbox_workers = args.sandbox_workers or max(1, (os.cpu_count() or 1) // args.workers)
+    settings = ServerSettings(
+        sandbox_workers=sandbox_workers,
+        dataset=args.dataset,
+        split=args.split,
+        max_queue=args.max_queue,
+        max_jobs=min(args.max_jobs, args.max_queue),
+        max_body_bytes=int(args.max_body_mb * (1 << 20)),
+        shutdown_grace_s=args.shutdown_grace,
+        limits=limits,
+        token=args.token or os.environ.get(TOKEN_ENV) or None,
+    )
+    serve(
+        settings,
+        host=args.host,
+        port=args.port,
+        processes=args.workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        problems=problems if args.workers == 1 else None,
+    )
+    return 0
+
+
+def _token_missing(args: argparse.Namespace) -> bool:
+    return not (args.token or os.environ.get(TOKEN_ENV))
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from ..data.commands import problems_from_args
+    from .bench import run_server_benchmark
+
+    if args.clients < 1 or args.batch < 1 or not 0 < args.duration <= 600:
+        raise UserError("--clients and --batch must be at least 1, --duration in (0, 600] seconds")
+    problems = [p for p in problems_from_args(args) if p.tests and p.reference_solution]
+    if args.limit:
+        problems = problems[: args.limit]
+    if not problems:
+        raise UserError(f"{args.dataset}: no problems with tests and a reference solution")
+    return run_server_benchmark(
+        problems,
+        dataset=args.dataset,
+        split=args.split,
+        clients=args.clients,
+        duration_s=args.duration,
+        batch=args.batch,
+        sandbox_workers=args.sandbox_workers,
+        send_problems=args.send_problems,
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve the sandbox executor over HTTP (ExecEval-compatible + batch)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="server processes, each with its own sandbox pool")
+    p.add_argument(
+        "--sandbox-workers",
+        type=int,
+        default=None,
+        help="sandbox workers per process (default cores/--workers)",
+    )
+    p.add_argument("--token", default=None, help=f"bearer token for all but /health (default ${TOKEN_ENV})")
+    p.add_argument("--dataset", default=None, help="preload problems so that jobs may send only a task_id")
+    p.add_argument("--split", default="test", help="split name when --dataset is a hub name")
+    p.add_argument("--max-queue", type=int, default=1024, help="jobs admitted before requests get 429")
+    p.add_argument("--max-jobs", type=int, default=256, help="jobs in one batch request")
+    p.add_argument("--max-body-mb", type=float, default=16.0, help="request body limit")
+    p.add_argument("--shutdown-grace", type=float, default=30.0, help="seconds in-flight jobs get on SIGTERM")
+    p.add_argument("--time-limit", type=float, default=None, help="default seconds per test")
+    p.add_argument("--total-time-limit", type=float, default=None, help="default seconds per job")
+    p.add_argument("--memory-limit", type=int, default=None, help="default MiB per job")
+    p.add_argument(
+        "--metrics", default=None, help="default metrics, comma list of time,memory,steps,instructions"
+    )
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(handler=_serve)
+
+    from ..cli import subcommand_group
+    from ..data.commands import add_dataset_args
+
+    p = subcommand_group(sub, "bench", "benchmarks").add_parser(
+        "server", help="loopback load on a real server vs the embedded executor on the same jobs"
+    )
+    add_dataset_args(p)
+    p.add_argument("--clients", type=int, default=4, help="concurrent client threads")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of load")
+    p.add_argument("--batch", type=int, default=4, help="jobs per request")
+    p.add_argument("--sandbox-workers", type=int, default=None, help="for both sides (default one per core)")
+    p.add_argument("--limit", type=int, default=None, help="first N problems only")
+    p.add_argument(
+        "--send-problems", action="store_true", help="send problems inline instead of preloaded task ids"
+    )
+    p.set_defaults(handler=_bench)
