@@ -126,7 +126,7 @@ def run_server_benchmark(
     batch: int = 4,
     sandbox_workers: int | None = None,
     send_problems: bool = False,
-    round_s: float = 2.5,
+    round_s: float = 5.0,
 ) -> int:
     """Print the figures and, last, one JSON line; exit code 1 when a job errored or was lost.
 
