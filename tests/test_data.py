@@ -103,7 +103,9 @@ def test_selection_is_deterministic_and_curriculum_orders():
 
 
 def _cli(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grpo4codegen.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "grpo4codegen.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_data_stats_json(capsys):
@@ -165,7 +167,10 @@ def test_export_round_trips(tmp_path):
 
 
 def test_gz_and_parquet_load(tmp_path):
-    rows = [json.loads(line) for line in open(__import__("grpo4codegen").__path__[0] + "/data/builtin/problems.jsonl")]
+    rows = [
+        json.loads(line)
+        for line in open(__import__("grpo4codegen").__path__[0] + "/data/builtin/problems.jsonl")
+    ]
     gz = tmp_path / "p.jsonl.gz"
     with gzip.open(gz, "wt") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows[:3])

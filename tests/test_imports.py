@@ -16,7 +16,12 @@ CORE = [
     "grpo4codegen.rewards.commands",
     "grpo4codegen.rewards.aggregate",
 ]
-OPTIONAL = ["grpo4codegen.server.app", "grpo4codegen.server.client", "grpo4codegen.evaluation.score", "grpo4codegen.evaluation.report"]
+OPTIONAL = [
+    "grpo4codegen.server.app",
+    "grpo4codegen.server.client",
+    "grpo4codegen.evaluation.score",
+    "grpo4codegen.evaluation.report",
+]
 
 
 def test_core_imports_without_torch():
