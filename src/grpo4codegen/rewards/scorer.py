@@ -104,6 +104,7 @@ class RewardScorer:
     ):
         self.problems = dict(problems) if isinstance(problems, Mapping) else {p.task_id: p for p in problems}
         self.config = config
+        self._owns_runner = runner is None and bool(config.execute_code_url)
         self.runner = runner or _make_runner(config)
         base = Limits(
             time_s=config.time_limit_s,
@@ -115,6 +116,13 @@ class RewardScorer:
             CommentJudge(config.judge) if config.judge and "comment" in config.reward_dimensions else None
         )
         self.last_seconds = 0.0
+
+    def close(self) -> None:
+        """Close what this scorer opened (an HTTP client; the shared embedded executor stays)."""
+        if self._owns_runner and hasattr(self.runner, "close"):
+            self.runner.close()
+        if self.judge is not None:
+            self.judge.close()
 
     def problem(self, task_id: str) -> Problem:
         try:
