@@ -102,6 +102,7 @@ def _rewards(args: argparse.Namespace) -> int:
     scores = scorer.dimension_scores(task_ids, completions)
     weights = _weights(scorer, scores, args)
     scores = scorer.score(task_ids, completions, weights=weights)
+    scorer.close()
     summary = _summary(scores, config, weights or (config.weights() if config.reward_dimensions else {}))
     if args.repeat > 1:
         summary.update(_repeat_std(problems, config, task_ids, completions, args.repeat))
