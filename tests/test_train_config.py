@@ -28,6 +28,8 @@ from grpo4codegen.training.config import (  # noqa: E402
 )
 from grpo4codegen.training.dataset import build_prompt_dataset  # noqa: E402
 
+from .conftest import V020, V031, needs_data  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 CHECK = "def check(candidate):\n    assert candidate(x=1) == 1\n"
@@ -205,6 +207,31 @@ def test_7b_recipe_parses_without_loading_a_model(monkeypatch: pytest.MonkeyPatc
     assert (g.per_device_eval_batch_size * g.world_size) % g.num_generations == 0
 
 
+@needs_data
+@pytest.mark.slow
+def test_7b_recipe_prepares_with_the_tiny_model_and_local_data(tmp_path: Path, tiny_path: str) -> None:
+    """The 7B recipe end to end up to `trainer.train()`, with the tiny model standing in for the 7B one
+    (no GPU, no hub) and the local LeetCodeDataset files: data loading, length filter, epoch schedules,
+    LoRA wrapping and the greedy-eval callback all accept the recipe's values."""
+    argv = [
+        "--config", str(CONFIGS / "qwen2.5-coder-7b-lora.yaml"), "--model_name_or_path", tiny_path,
+        "--use_cpu", "true", "--bf16", "false", "--dtype", "float32", "--gradient_checkpointing", "false",
+        "--meta_data", str(V020), "--meta_data_test", str(V031),
+        "--output_dir", str(tmp_path / "out"), "--report_to", "none",
+    ]  # fmt: skip
+    run = train_mod.prepare_training(parse_train_args(argv))
+    args = run.trainer.args
+    assert type(run.trainer.model).__name__.startswith("PeftModel")
+    per_epoch = epochs_to_steps(1, run.num_train_prompts, args)
+    assert run.steps_per_epoch == per_epoch and run.eval_steps == epochs_to_steps(
+        0.5, run.num_train_prompts, args
+    )
+    assert args.save_steps % args.num_iterations == 0  # whole generation cycles: exact resume
+    assert run.greedy_eval is not None and len(run.greedy_eval.problems) == run.num_eval_prompts > 0
+    assert run.greedy_eval.max_new_tokens == 1024
+    assert args.reward_weights == pytest.approx([0.5, 0.2, 0.2, 0.1])
+
+
 def test_cpu_smoke_config_parses_and_flags_override_it() -> None:
     args = parse_train_args(["--config", str(CONFIGS / "cpu-smoke.yaml"), "--max_steps", "7"])
     assert args.model.model_name_or_path == "tiny" and args.data.meta_data == "builtin"
@@ -365,6 +392,28 @@ def test_epochs_to_steps_matches_a_real_epoch(
     assert len(set(seen)) == 6 and all(seen.count(t) == 2 for t in set(seen))
 
 
+@pytest.mark.parametrize(
+    "overrides, cycle, boundaries",
+    [
+        ({}, 1, [1, 2, 3, 4, 5, 6]),  # a fresh generation every step
+        ({"num_iterations": 3}, 3, [3, 6]),
+        ({"gradient_accumulation_steps": 2, "num_iterations": 2}, 2, [2, 4, 6]),
+        ({"gradient_accumulation_steps": 2, "steps_per_generation": 4}, 2, [2, 4, 6]),
+        ({"gradient_accumulation_steps": 2, "steps_per_generation": 3}, 3, [3, 6]),
+    ],
+)
+def test_generation_cycle_and_exact_resume_boundaries(
+    tmp_path: Path, overrides: dict[str, Any], cycle: int, boundaries: list[int]
+) -> None:
+    from grpo4codegen.training.config import at_generation_boundary, generation_cycle_steps
+
+    values = {"per_device_train_batch_size": 2, "num_generations": 2, **overrides}
+    args = grpo_config(tmp_path, **values)
+    assert generation_cycle_steps(args) == cycle
+    num_prompts = 60  # long epochs: no epoch boundary within the steps checked
+    assert [s for s in range(1, 7) if at_generation_boundary(s, num_prompts, args)] == boundaries
+
+
 def test_too_few_prompts_for_a_generation_batch(tmp_path: Path) -> None:
     args = grpo_config(
         tmp_path, per_device_train_batch_size=4, num_generations=2, gradient_accumulation_steps=2
@@ -452,8 +501,16 @@ def test_epoch_schedules_become_steps(
     args = run.trainer.args
     # 8 prompts, 1 prompt per generation batch, reused twice -> 16 steps per epoch
     assert run.steps_per_epoch == 16 and run.num_eval_prompts == 8
-    assert (args.eval_strategy.value, args.eval_steps) == ("steps", 8)
+    # --eval_epochs drives the greedy evaluation callback; TRL's sampled eval loop stays off
+    assert run.eval_steps == 8 and run.greedy_eval is not None and run.greedy_eval.eval_steps == 8
+    assert run.greedy_eval in run.trainer.callback_handler.callbacks
+    assert args.eval_strategy.value == "no"
     assert (args.save_strategy.value, args.save_steps) == ("steps", 16)
+    # 1/16 epoch is 1 step, inside a 2-step generation cycle (num_iterations=2): rounded up to 2
+    rounded = train_mod.prepare_training(
+        parse_train_args([*common, "--save_epochs", "0.0625", "--output_dir", str(tmp_path / "rounded")])
+    )
+    assert rounded.trainer.args.save_steps == 2
     assert args.reward_weights == [1.0]  # from the factory
     saved = json.loads((tmp_path / "out" / train_mod.ARGS_FILE).read_text())
     assert saved["data"]["eval_epochs"] == 0.5 and saved["model"]["model_name_or_path"] == tiny_path

@@ -10,7 +10,12 @@ Every flag is handed to TRL's TrlParser: our options (--model_name_or_path, --me
 every GRPOConfig field (--output_dir, --learning_rate, --num_generations, --bf16, ...).
 `--config FILE.yaml` supplies defaults that flags override. `grpo4codegen train --help` lists them all.
 
-CPU demo:  grpo4codegen train --config configs/cpu-smoke.yaml
+CPU demo:      grpo4codegen train --config configs/cpu-smoke.yaml
+7B recipe:     grpo4codegen train --config configs/qwen2.5-coder-7b-lora.yaml
+Resume:        ... --load_from_pretrained OUTPUT_DIR [--load_from_pretrained_step N]
+Greedy eval:   ... --meta_data_test FILE [--eval_sample N] --eval_epochs 0.5
+Multi-process: accelerate launch --multi_gpu --num_processes N -m grpo4codegen.cli train ...
+               (on CPU add --use_cpu true --ddp_backend gloo; see docs/training.md)
 """
 
 

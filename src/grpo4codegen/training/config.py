@@ -120,7 +120,11 @@ class DataArguments:
         default=None, metadata={"help": "Deterministic random sample of this many training problems."}
     )
     sample_test: int | None = field(
-        default=None, metadata={"help": "Deterministic random sample of this many eval problems."}
+        default=None,
+        metadata={
+            "aliases": ["--eval_sample"],
+            "help": "Deterministic random sample of this many eval problems (the greedy eval's test set).",
+        },
     )
     sample_seed: int = field(default=0, metadata={"help": "Seed of --sample/--sample_test."})
     curriculum: bool = field(
@@ -141,12 +145,17 @@ class DataArguments:
     eval_epochs: float | None = field(
         default=None,
         metadata={
-            "help": "Evaluate every this many epochs (converted to optimizer steps); needs --meta_data_test."
+            "help": "Greedy evaluation (pass@1 and mean test pass rate of one do_sample=False completion per "
+            "--meta_data_test problem) every this many epochs, converted to optimizer steps, and at the last "
+            "step. TRL's own sampled evaluation stays off unless --eval_strategy asks for it."
         },
     )
     save_epochs: float | None = field(
         default=None,
-        metadata={"help": "Save a checkpoint every this many epochs (converted to optimizer steps)."},
+        metadata={
+            "help": "Save a checkpoint every this many epochs (converted to optimizer steps, rounded up to a "
+            "whole generation cycle so that resuming continues exactly)."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -336,6 +345,34 @@ def steps_per_epoch(num_prompts: int, args: GRPOConfig) -> int:
         )
     micro_steps = chunks * args.num_iterations * args.steps_per_generation
     return max(1, math.ceil(micro_steps / args.gradient_accumulation_steps))
+
+
+def generation_cycle_steps(args: GRPOConfig) -> int:
+    """Optimizer steps between two generation rounds (the unit a checkpoint should be a multiple of).
+
+    TRL generates one batch every steps_per_generation * num_iterations micro-steps and reuses it
+    in between; that buffered batch is not part of a checkpoint. A checkpoint taken mid-cycle resumes
+    by generating a fresh batch, which continues training correctly but not identically to an
+    uninterrupted run. With the default steps_per_generation = gradient_accumulation_steps this is
+    num_iterations.
+    """
+    micro = args.steps_per_generation * args.num_iterations
+    return math.lcm(micro, args.gradient_accumulation_steps) // args.gradient_accumulation_steps
+
+
+def micro_steps_at(step: int, num_prompts: int, args: GRPOConfig) -> int:
+    """Micro-steps (dataloader batches) one process has run after `step` optimizer steps."""
+    per_epoch = steps_per_epoch(num_prompts, args)
+    chunks = num_prompts // prompts_per_generation_batch(args)
+    micro_per_epoch = chunks * args.num_iterations * args.steps_per_generation
+    epochs, rest = divmod(step, per_epoch)
+    return epochs * micro_per_epoch + min(rest * args.gradient_accumulation_steps, micro_per_epoch)
+
+
+def at_generation_boundary(step: int, num_prompts: int, args: GRPOConfig) -> bool:
+    """True when optimizer step `step` ends a generation cycle, so a checkpoint there resumes exactly."""
+    cycle = args.steps_per_generation * args.num_iterations
+    return micro_steps_at(step, num_prompts, args) % cycle == 0
 
 
 def epochs_to_steps(epochs: float, num_prompts: int, args: GRPOConfig) -> int:

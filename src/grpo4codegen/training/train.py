@@ -4,6 +4,11 @@ The reward functions come from `grpo4codegen.rewards.trl_rewards.build_reward_fu
 when training starts, so this module does not care how rewards are computed (local sandbox, server,
 judge, learned weights): it passes their weights to `GRPOConfig.reward_weights` and their callbacks to
 the trainer.
+
+What this module adds to TRL, all through public hooks: `--eval_epochs` greedy evaluation
+(`callbacks.GreedyEvalCallback`), the RewardWeightNet state in every checkpoint (the reward factory's
+callback) and restored on resume, epoch-based save/eval schedules, and a warning when a checkpoint
+cannot resume exactly (see `config.generation_cycle_steps`).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +30,9 @@ from .config import (
     ModelArguments,
     RewardArguments,
     TrainArguments,
+    at_generation_boundary,
     epochs_to_steps,
+    generation_cycle_steps,
     parse_train_args,
     prompts_per_generation_batch,
     resolve_resume_checkpoint,
@@ -37,6 +45,8 @@ if TYPE_CHECKING:
     from peft import LoraConfig
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
+
+    from .callbacks import GreedyEvalCallback
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +67,19 @@ class PreparedRun:
     num_train_prompts: int
     num_eval_prompts: int
     steps_per_epoch: int
+    #: greedy evaluation interval in optimizer steps (None: no --eval_epochs)
+    eval_steps: int | None = None
+    greedy_eval: GreedyEvalCallback | None = None
+    #: callbacks from the reward factory (the weight-net state lives in their `.adapter`)
+    reward_callbacks: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Schedule:
+    """Step arithmetic derived from the epoch-based options."""
+
+    steps_per_epoch: int
+    eval_steps: int | None  # greedy evaluation interval
 
 
 def main(argv: Sequence[str]) -> int:
@@ -79,6 +102,10 @@ def run_training(args: TrainArguments) -> Any:
     )
     result = run.trainer.train(resume_from_checkpoint=run.resume_from)
     run.trainer.save_model(args.grpo.output_dir)
+    if args.grpo.should_save:
+        for callback in run.reward_callbacks:
+            if hasattr(callback, "adapter"):  # the final learned reward weights next to the final model
+                callback.adapter.save(args.grpo.output_dir)
     logger.info("saved final model to %s", args.grpo.output_dir)
     return result
 
@@ -105,13 +132,22 @@ def prepare_training(args: TrainArguments) -> PreparedRun:
         if eval_problems
         else None
     )
-    per_epoch = configure_schedule(grpo, args.data, len(train_set), eval_set is not None)
+    schedule = configure_schedule(grpo, args.data, len(train_set), eval_set is not None)
+    if resume_from:
+        warn_if_resume_is_not_exact(resume_from, len(train_set), grpo)
 
     funcs, weights, callbacks = build_rewards(train_problems + eval_problems, args.reward)
     apply_reward_weights(grpo, funcs, weights)
     if args.reward.aggregation == "normalize_then_sum":
         grpo.multi_objective_aggregation = "normalize_then_sum"
     configure_model_init(grpo, args.model)
+
+    greedy_eval = None
+    if schedule.eval_steps is not None and eval_set is not None:
+        kept = set(eval_set["task_id"])  # the prompt-length filter applies to evaluation too
+        greedy_eval = greedy_eval_callback(
+            [p for p in eval_problems if p.task_id in kept], tokenizer, args, schedule.eval_steps
+        )
 
     _write_args(args)
     trainer = GRPOTrainer(
@@ -121,11 +157,11 @@ def prepare_training(args: TrainArguments) -> PreparedRun:
         train_dataset=train_set,
         eval_dataset=eval_set,
         processing_class=tokenizer,
-        callbacks=callbacks or None,
+        callbacks=[*callbacks, *([greedy_eval] if greedy_eval else [])] or None,
         peft_config=lora_config(args.model) if args.model.lora_enable else None,
     )
-    for callback in callbacks:
-        if hasattr(callback, "attach"):  # reward callbacks that update the trainer's reward weights
+    for callback in [*callbacks, greedy_eval]:
+        if hasattr(callback, "attach"):  # callbacks that need the trainer (reward weights, eval model)
             callback.attach(trainer)
         if resume_from and hasattr(callback, "adapter"):
             callback.adapter.load(resume_from)  # the RewardWeightNet state saved with that checkpoint
@@ -134,8 +170,51 @@ def prepare_training(args: TrainArguments) -> PreparedRun:
         resume_from=resume_from,
         num_train_prompts=len(train_set),
         num_eval_prompts=len(eval_set) if eval_set is not None else 0,
-        steps_per_epoch=per_epoch,
+        steps_per_epoch=schedule.steps_per_epoch,
+        eval_steps=schedule.eval_steps,
+        greedy_eval=greedy_eval,
+        reward_callbacks=list(callbacks),
     )
+
+
+def greedy_eval_callback(
+    problems: list[Problem], tokenizer: Any, args: TrainArguments, eval_steps: int
+) -> GreedyEvalCallback:
+    """The --eval_epochs evaluation: greedy completions scored for correctness by the same executor."""
+    from ..rewards.scorer import RewardConfig, RewardScorer
+    from .callbacks import GreedyEvalCallback
+
+    scorer = RewardScorer(
+        problems,
+        RewardConfig(reward_dimensions=("correctness",), execute_code_url=args.reward.execute_code_url),
+    )
+    return GreedyEvalCallback(
+        problems,
+        tokenizer,
+        scorer,
+        eval_steps=eval_steps,
+        max_new_tokens=args.grpo.max_completion_length,
+        batch_size=args.grpo.per_device_eval_batch_size,
+        chat_template_kwargs=args.grpo.chat_template_kwargs,
+    )
+
+
+def warn_if_resume_is_not_exact(checkpoint: str, num_prompts: int, grpo: GRPOConfig) -> None:
+    """A checkpoint inside a generation cycle resumes correctly but not identically: say so."""
+    try:
+        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text("utf-8"))
+        step = int(state["global_step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if not at_generation_boundary(step, num_prompts, grpo):
+        logger.warning(
+            "%s (step %d) lies inside a generation cycle (a batch is generated every %d optimizer steps and "
+            "reused in between; the buffered batch is not checkpointed): resuming generates a fresh batch, "
+            "so the run continues correctly but not identically to an uninterrupted one",
+            checkpoint,
+            step,
+            generation_cycle_steps(grpo),
+        )
 
 
 def load_tokenizer(model_path: str) -> Any:
@@ -175,10 +254,12 @@ def load_train_eval_problems(data: DataArguments) -> tuple[list[Problem], list[P
     return train, evals
 
 
-def configure_schedule(grpo: GRPOConfig, data: DataArguments, num_prompts: int, has_eval: bool) -> int:
-    """Apply curriculum ordering and the epoch-based eval/save schedules; returns steps per epoch.
+def configure_schedule(grpo: GRPOConfig, data: DataArguments, num_prompts: int, has_eval: bool) -> Schedule:
+    """Apply curriculum ordering and the epoch-based eval/save schedules.
 
-    Runs after GRPOConfig validated itself, so the checks it makes for an eval setup are repeated here.
+    `--eval_epochs` drives our greedy evaluation (GreedyEvalCallback), not TRL's sampled evaluation
+    loop, which stays under the plain `--eval_strategy/--eval_steps` flags. Runs after GRPOConfig
+    validated itself, so the checks it makes for an eval setup are repeated here.
     """
     from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
@@ -195,13 +276,12 @@ def configure_schedule(grpo: GRPOConfig, data: DataArguments, num_prompts: int, 
         logger.info("curriculum: turning off shuffle_dataset so prompts stay ordered easy -> hard")
         grpo.shuffle_dataset = False
 
+    eval_steps = None
     if data.eval_epochs is not None:
         if not has_eval:
             raise UserError("--eval_epochs needs evaluation problems: pass --meta_data_test")
-        grpo.eval_strategy = IntervalStrategy.STEPS
-        grpo.eval_steps = epochs_to_steps(data.eval_epochs, num_prompts, grpo)
-        grpo.do_eval = True
-        logger.info("evaluating every %d steps (%s epochs)", grpo.eval_steps, data.eval_epochs)
+        eval_steps = epochs_to_steps(data.eval_epochs, num_prompts, grpo)
+        logger.info("greedy evaluation every %d steps (%s epochs)", eval_steps, data.eval_epochs)
     if grpo.eval_strategy != IntervalStrategy.NO:
         if not has_eval:
             raise UserError(f"eval_strategy={grpo.eval_strategy.value} needs --meta_data_test")
@@ -211,11 +291,32 @@ def configure_schedule(grpo: GRPOConfig, data: DataArguments, num_prompts: int, 
                 f"the global eval batch size ({grpo.per_device_eval_batch_size} * {grpo.world_size}) must be "
                 f"divisible by the number of eval generations ({generations}); set --per_device_eval_batch_size"
             )
+    cycle = generation_cycle_steps(grpo)
     if data.save_epochs is not None:
         grpo.save_strategy = SaveStrategy.STEPS
-        grpo.save_steps = epochs_to_steps(data.save_epochs, num_prompts, grpo)
-        logger.info("saving every %d steps (%s epochs)", grpo.save_steps, data.save_epochs)
-    return per_epoch
+        steps = epochs_to_steps(data.save_epochs, num_prompts, grpo)
+        grpo.save_steps = math.ceil(steps / cycle) * cycle  # whole generation cycles: exact resume
+        logger.info(
+            "saving every %d steps (%s epochs%s)",
+            grpo.save_steps,
+            data.save_epochs,
+            f", rounded up from {steps} to whole generation cycles of {cycle} steps"
+            if grpo.save_steps != steps
+            else "",
+        )
+    elif (
+        grpo.save_strategy == SaveStrategy.STEPS
+        and grpo.save_steps >= 1
+        and float(grpo.save_steps).is_integer()
+        and int(grpo.save_steps) % cycle
+    ):
+        logger.warning(
+            "save_steps=%d is not a multiple of the generation cycle (%d optimizer steps): checkpoints inside a "
+            "cycle resume correctly but not identically to an uninterrupted run",
+            grpo.save_steps,
+            cycle,
+        )
+    return Schedule(steps_per_epoch=per_epoch, eval_steps=eval_steps)
 
 
 def reward_factory() -> RewardFactory:
