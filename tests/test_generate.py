@@ -61,6 +61,17 @@ def test_rerun_resumes_after_an_interrupted_write(tmp_path: Path) -> None:
     assert _generate("--backend", "dataset", "--field", "response", "-o", str(out)) == 2  # other model
 
 
+def test_dataset_backend_skips_problems_without_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "resp.jsonl"
+    assert (
+        _generate("--backend", "dataset", "--field", "response", "-o", str(out)) == 0
+    )  # built-ins have none
+    assert not out.exists() or not out.read_text()
+    assert "skipping 3 problems without a `response`" in capsys.readouterr().err
+
+
 def test_lora_checkpoints_resolve_to_their_base(tmp_path: Path) -> None:
     adapter = tmp_path / "checkpoint-3"
     adapter.mkdir()

@@ -51,6 +51,7 @@ def test_report_compares_models_on_common_problems(tmp_path: Path) -> None:
     pngs = _pngs(page)
     assert len(pngs) == 4 and all(p.startswith(PNG_MAGIC) and len(p) > 2000 for p in pngs)
     assert "Base vs tuned" in page and "http" not in page.split("<body>")[0]  # nothing fetched from outside
+    assert 'class="warn"' not in page  # both runs cover the same problems
     assert '<td class="none">0/2</td>' in page and '<td class="some">1/2</td>' in page
     summary = json.loads((out / "summary.json").read_text())
     assert summary["common_solved_problems"] == 1  # efficiency only where both models solved

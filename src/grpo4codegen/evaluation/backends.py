@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.problems import Problem
 from ..errors import UserError
 from .generate import Backend, Generation, GenerationSettings, Request
 
@@ -35,6 +36,15 @@ class DatasetBackend:
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.model, "field": self.field}
+
+    def answered(self, problems: Sequence[Problem]) -> list[Problem]:
+        """The problems that have this field: an empty `response` means that model gave no answer, and
+        scoring it as a failure would understate the model (v0.3.1 leaves 109 of 228 empty)."""
+        return [
+            p
+            for p in problems
+            if (p.reference_solution if self.field == "completion" else p.response).strip()
+        ]
 
     def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> Iterator[Generation]:
         for req in requests:

@@ -12,7 +12,7 @@ from ..errors import UserError
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .backends import make_backend
+    from .backends import DatasetBackend, make_backend
     from .generate import GenerationSettings, run_generation
 
     settings = GenerationSettings(
@@ -23,6 +23,13 @@ def _generate(args: argparse.Namespace) -> int:
     )
     problems = problems_from_args(args)
     backend = make_backend(args)
+    if isinstance(backend, DatasetBackend):
+        answered = backend.answered(problems)
+        if len(answered) < len(problems):
+            print(
+                f"skipping {len(problems) - len(answered)} problems without a `{args.field}`", file=sys.stderr
+            )
+        problems = answered
     stats = run_generation(
         backend, problems, args.n, settings, args.output, dataset=args.dataset, progress=not args.no_progress
     )

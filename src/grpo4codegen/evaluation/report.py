@@ -61,6 +61,16 @@ def per_problem(runs: Rows) -> list[dict[str, Any]]:
     return sorted(table.values(), key=lambda e: (_LEVELS.get(e["difficulty"] or "", 3), e["task_id"]))
 
 
+def problem_set_warning(runs: Rows) -> str:
+    """Pass rates over different problem sets are not comparable: say so when the runs differ."""
+    sets = {label: {str(r["task_id"]) for r in rows} for label, rows in runs.items()}
+    shared = set.intersection(*sets.values()) if sets else set()
+    if all(s == shared for s in sets.values()):
+        return ""
+    sizes = ", ".join(f"{label}: {len(s)}" for label, s in sets.items())
+    return f"the runs cover different problems ({sizes}; {len(shared)} shared): their pass rates measure different work"
+
+
 def write_report(
     paths: Sequence[str | Path], output_dir: str | Path, title: str = "Evaluation", progress: bool = True
 ) -> list[Path]:
@@ -94,6 +104,7 @@ def write_report(
         "files": [str(p) for p in paths],
         "created": dt.datetime.now().isoformat(timespec="seconds"),
         "common": len(common),
+        "warning": problem_set_warning(runs),
     }
     html_path, md_path, json_path = out / "report.html", out / "report.md", out / "summary.json"
     write_text_atomic(html_path, render_html(meta, summaries, images, problems))
@@ -115,6 +126,7 @@ th{background:#f3f3f3}
 .all{background:#c8e6c9}.some{background:#fff9c4}.none{background:#ffcdd2}.missing{background:#eee;color:#888}
 .plots img{max-width:48%;margin:.5%;border:1px solid #ddd}
 .note{color:#555;font-size:.9rem}
+.warn{background:#fff3e0;border-left:4px solid #ef6c00;padding:.5rem}
 """
 
 
@@ -184,6 +196,7 @@ def render_html(
 <p class="note">pass@k: unbiased estimator over each model's samples. Efficiency: mean ratio reference/candidate
 (1 = as efficient as the reference) on the {meta["common"]} problems every model solved. Infrastructure failures are
 excluded from every metric.</p>
+{f'<p class="warn">{html.escape(meta["warning"])}</p>' if meta["warning"] else ""}
 <h2>Plots</h2>
 <div class="plots">{imgs}</div>
 <h2>pass@1 by difficulty</h2>
@@ -223,6 +236,7 @@ def render_markdown(
         "## Models",
         _md_table(*model_rows(summaries)),
         f"Efficiency: mean reference/candidate ratio on the {meta['common']} problems every model solved.",
+        f"**Warning:** {meta['warning']}" if meta["warning"] else "",
         "## pass@1 by difficulty",
         _md_table(*difficulty_rows(summaries)),
         "## Plots",
