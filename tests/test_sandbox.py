@@ -215,3 +215,16 @@ def test_real_references_pass(executor, path):
         (p.task_id, r.passed, r.total) for p, r in zip(sample, results, strict=True) if not r.all_passed
     ]
     assert failing == [] or failing == [("word-ladder-ii", 1, 2)]
+
+
+def test_slow_metrics_run_never_costs_the_verdict(executor, add_problem):
+    # fast when timed, hangs in the separate traced run: the verdicts stand, only the metrics are lost
+    code = (
+        "import time, tracemalloc\nclass Solution:\n    def add(self, a, b):\n"
+        "        if tracemalloc.is_tracing():\n            time.sleep(30)\n        return a + b\n"
+    )
+    limits = Limits(time_s=0.1, total_time_s=1.0, metrics=("time", "memory"), traced_tests=(0,))
+    r = executor.run(add_problem, code, limits)
+    assert [t.exec_outcome for t in r.tests] == [ExecOutcome.PASSED] * 3
+    assert r.tests[0].tracemalloc_peak is None and r.tests[0].time_consumed is not None
+    assert r.wall_time < 10

@@ -2,7 +2,8 @@
 
 The child never sees expected values. It sends one newline-terminated JSON frame per event:
 `{"s": "ready"}` after the solution loaded, `{"i": k, "v": value, ...metrics}` or
-`{"i": k, "o": OUTCOME, "e": text}` per test, `{"s": "done"}` at the end, or a setup failure
+`{"i": k, "o": OUTCOME, "e": text}` per test (then `{"m": k, ...memory/steps}` when the test gets the
+separate traced run), `{"s": "done"}` at the end, or a setup failure
 `{"s": "setup", "o": OUTCOME, "e": text}`. The worker enforces time limits from outside.
 """
 
@@ -123,15 +124,20 @@ def run_call_tests(
             frame["c"] = c1 - c0
             if counter:
                 frame["ins"] = after - before
-            if ns2 is not None and (traced_tests is None or i in traced_tests):
-                frame.update(_traced_run(tests[i], ns2, cls_name, method, metrics))
         except UnsupportedValue as e:
             frame = {"i": i, "o": "WRONG_ANSWER", "e": str(e)}
         except BaseException as e:
             frame = {"i": i, "o": outcome_of(e), "e": error_text(e)}
-        channel.send(frame)
-        if "o" in frame and job["stop_on_first_fail"]:
-            break
+        channel.send(frame)  # the verdict's data first: a slow traced run must never cost the verdict
+        if "o" in frame:
+            if job["stop_on_first_fail"]:
+                break
+        elif ns2 is not None and (traced_tests is None or i in traced_tests):
+            try:
+                traced = _traced_run(tests[i], ns2, cls_name, method, metrics)
+            except BaseException as e:  # the metrics run alone failed: the verdict stands
+                traced = {"me": error_text(e)}
+            channel.send({"m": i, **traced})
     channel.send({"s": "done"})
 
 
