@@ -9,9 +9,9 @@ allowance) keeps micro-second noise from deciding the ratio. Metrics: the callin
 deterministic steps, and hardware instructions where counters exist. The combined ratio is scaled by
 the pass rate, so failing code never outscores passing code.
 
-Memory and steps need a second, traced run of a test; only the `traced_tests` heaviest tests of a
-problem (by the reference's time) get it, since they dominate the summed costs anyway. Time covers
-every test.
+Memory and steps need a second, traced run of a test (tracemalloc is slow); only up to `traced_tests`
+tests per problem get it: the heaviest that together fit in 15% of the reference's time
+(`select_traced_tests`). Time covers every test.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 METRIC_EPSILON = {"time": 50e-6, "memory": 1024.0, "steps": 1.0, "instructions": 10_000.0}
 #: weights of the metric ratios in the efficiency score (renormalised over the metrics available)
 METRIC_WEIGHTS = {"time": 0.3, "memory": 0.3, "steps": 0.4, "instructions": 0.2}
+#: share of a problem's reference time that its traced (memory/steps) tests may take
+TRACE_SHARE = 0.15
 #: time ratios within this band of the reference count as equal: repeated runs of one solution vary that much
 TIME_NOISE_BAND = 0.10
 _FIELDS = {
@@ -135,7 +137,7 @@ class ExecutionRewards:
                 values.append(None if any(s is None for s in samples) else statistics.median(samples))
             costs[metric] = values
         times = [t for t in costs["time"] if t is not None] or [0.0]
-        heavy = sorted(range(n), key=lambda i: costs["time"][i] or 0.0, reverse=True)[: self.traced_tests]
+        heavy = select_traced_tests([t or 0.0 for t in costs["time"]], self.traced_tests)
         limits = Limits(
             time_s=max(self.base_limits.time_s, self.time_factor * max(times)),
             total_time_s=max(self.base_limits.total_time_s, self.time_factor * sum(times)),
@@ -184,6 +186,26 @@ class ExecutionRewards:
         results = self.execute(problems, codes)
         profiles = self.profiles(problems)
         return [_score(r, p) for r, p in zip(results, profiles, strict=True)]
+
+
+def select_traced_tests(times: Sequence[float], most: int = 8, share: float = TRACE_SHARE) -> list[int]:
+    """Tests that get the traced (memory/steps) run: the heaviest that fit in `share` of the total time.
+
+    Tracing slows allocation-heavy code several times over, so tracing the very heaviest tests would
+    cost about as much as tracing all of them; tests near the budget still show complexity differences.
+    """
+    budget = share * sum(times)
+    chosen: list[int] = []
+    spent = 0.0
+    for i in sorted(range(len(times)), key=lambda i: times[i], reverse=True):
+        if len(chosen) == most:
+            break
+        if spent + times[i] <= budget:
+            chosen.append(i)
+            spent += times[i]
+    if not chosen and times:
+        chosen = [min(range(len(times)), key=lambda i: times[i])]
+    return sorted(chosen)
 
 
 def _score(result: ExecutionResult | None, profile: ReferenceProfile) -> ExecutionScore:

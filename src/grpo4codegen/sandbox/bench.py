@@ -1,7 +1,7 @@
 """`bench sandbox`: the executor against a process-per-test baseline and an in-process floor, one run.
 
 (1)  ours, full isolation, verdicts only      (1m) ours, every metric on every test
-(1r) ours, metrics as the reward layer asks for them (memory and steps on the 8 heaviest tests)
+(1r) ours, metrics as the reward layer asks for them (memory and steps on its traced tests)
 (2)  a fresh interpreter per test case (the ExecEval model)
 (3)  the floor: the same tests in-process, no isolation, no metrics, one process per core
 Every configuration runs the same reference solutions on the same tests; figures are tests per second.
@@ -89,10 +89,11 @@ def run_ours(
     return wall, [r.wall_time for r in results], sum(r.passed for r in results), results
 
 
-def heaviest_tests(result: Any, k: int) -> tuple[int, ...]:
-    """The k tests that took longest in a verdict run: where the reward layer spends its traced runs."""
-    order = sorted(range(result.total), key=lambda i: result.tests[i].time_consumed or 0.0, reverse=True)
-    return tuple(sorted(order[:k]))
+def reward_traced_tests(result: Any) -> tuple[int, ...]:
+    """The tests the reward layer would trace for this problem, chosen from a verdict run's times."""
+    from ..rewards.execution import select_traced_tests
+
+    return tuple(select_traced_tests([t.time_consumed or 0.0 for t in result.tests]))
 
 
 def run_process_per_test(problems: list[Problem], workers: int) -> tuple[float, int]:
@@ -161,11 +162,11 @@ def run_benchmark(
         f"(1m) ours, isolated, all metrics  {tests / met_s:9.1f} tests/s  {met_s:7.2f} s  passed {met_passed}",
         flush=True,
     )
-    heavy_limits = [replace(metric_limits, traced_tests=heaviest_tests(r, 8)) for r in ours_results]
+    heavy_limits = [replace(metric_limits, traced_tests=reward_traced_tests(r)) for r in ours_results]
     heavy_s, _, heavy_passed, _ = run_ours(problems, workers, heavy_limits)
     print(
         f"(1r) ours, reward-layer metrics  {tests / heavy_s:9.1f} tests/s  {heavy_s:7.2f} s  passed {heavy_passed}"
-        "  (time on every test; memory and steps on the 8 heaviest)",
+        "  (time on every test; memory and steps on the tests the reward layer traces)",
         flush=True,
     )
     if skip_baseline:
