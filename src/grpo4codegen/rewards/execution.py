@@ -21,7 +21,7 @@ import statistics
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ..data.problems import Problem
@@ -102,48 +102,70 @@ class ExecutionRewards:
 
     # -- references ----------------------------------------------------------------------------
     def profiles(self, problems: Sequence[Problem]) -> list[ReferenceProfile]:
-        """Reference profiles, measuring the problems not yet seen (all at once, in parallel)."""
+        """Reference profiles, measuring the problems not yet seen (all at once, in parallel).
+
+        Two phases: `reference_repeats` time-only runs (median per test), then one traced run on the
+        tests that candidates will be traced on (memory and steps are deterministic: one run is enough).
+        """
         missing = list({p.task_id: p for p in problems if p.task_id not in self._profiles}.values())
         if missing:
-            limits = Limits(
-                time_s=30.0,
-                total_time_s=900.0,
-                memory_mb=2048,
-                metrics=("time", "memory", "steps", "instructions"),
+            generous = Limits(
+                time_s=30.0, total_time_s=900.0, memory_mb=2048, metrics=("time", "instructions")
             )
-            subs = [
-                Submission(p, p.reference_solution, limits)
-                for p in missing
-                for _ in range(self.reference_repeats)
-            ]
-            results = self.runner.run_many(subs)
-            for i, problem in enumerate(missing):
-                runs = results[i * self.reference_repeats : (i + 1) * self.reference_repeats]
-                self._profiles[problem.task_id] = self._profile(problem, runs)
+            repeats = self.reference_repeats
+            timed = self.runner.run_many(
+                [Submission(p, p.reference_solution, generous) for p in missing for _ in range(repeats)]
+            )
+            runs = {p.task_id: timed[k * repeats : (k + 1) * repeats] for k, p in enumerate(missing)}
+            chosen = {p.task_id: self._traced_choice(runs[p.task_id]) for p in missing}
+            traced = self.runner.run_many(
+                [
+                    Submission(
+                        p,
+                        p.reference_solution,
+                        replace(
+                            generous, metrics=("time", "memory", "steps"), traced_tests=chosen[p.task_id]
+                        ),
+                    )
+                    for p in missing
+                ]
+            )
+            for problem, traced_run in zip(missing, traced, strict=True):
+                self._profiles[problem.task_id] = self._profile(
+                    problem, runs[problem.task_id], traced_run, chosen[problem.task_id]
+                )
         return [self._profiles[p.task_id] for p in problems]
 
-    def _profile(self, problem: Problem, runs: list[ExecutionResult]) -> ReferenceProfile:
-        failed = [r.infra_error for r in runs if not r.ok]
+    def _traced_choice(self, runs: list[ExecutionResult]) -> tuple[int, ...]:
+        if not runs or not all(r.ok for r in runs):
+            return ()
+        times = [statistics.median(r.tests[i].cpu_time or 0.0 for r in runs) for i in range(runs[0].total)]
+        return tuple(select_traced_tests(times, self.traced_tests))
+
+    def _profile(
+        self, problem: Problem, runs: list[ExecutionResult], traced: ExecutionResult, chosen: tuple[int, ...]
+    ) -> ReferenceProfile:
+        failed = [r.infra_error for r in (*runs, traced) if not r.ok]
         if failed or not problem.reference_solution:
             error = failed[0] if failed else "problem has no reference solution"
             return ReferenceProfile([], {}, self.base_limits, error)
         n = len(problem.tests)
-        passed = [all(r.tests[i].passed for r in runs) for i in range(n)]
+        passed = [all(r.tests[i].passed for r in (*runs, traced)) for i in range(n)]
         costs: dict[str, list[float | None]] = {}
         for metric, name in _FIELDS.items():
+            source = [traced] if metric in ("memory", "steps") else runs
             values = []
             for i in range(n):
-                samples = [getattr(r.tests[i], name) for r in runs]
+                samples = [getattr(r.tests[i], name) for r in source]
                 values.append(None if any(s is None for s in samples) else statistics.median(samples))
             costs[metric] = values
         times = [t for t in costs["time"] if t is not None] or [0.0]
-        heavy = select_traced_tests([t or 0.0 for t in costs["time"]], self.traced_tests)
         limits = Limits(
             time_s=max(self.base_limits.time_s, self.time_factor * max(times)),
             total_time_s=max(self.base_limits.total_time_s, self.time_factor * sum(times)),
             memory_mb=self.base_limits.memory_mb,
             metrics=("time", "memory", "steps", "instructions"),
-            traced_tests=tuple(sorted(heavy)),
+            traced_tests=chosen,
         )
         if not all(passed):
             log.warning("reference of %s fails %d of %d tests", problem.task_id, n - sum(passed), n)
