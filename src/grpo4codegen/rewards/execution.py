@@ -10,12 +10,14 @@ deterministic steps, and hardware instructions where counters exist. The combine
 the pass rate, so failing code never outscores passing code.
 
 Memory and steps need a second, traced run of a test (tracemalloc is slow); only up to `traced_tests`
-tests per problem get it: the heaviest that together fit in 15% of the reference's time
-(`select_traced_tests`). Time covers every test.
+tests per problem get it: the largest inputs that together fit in 15% of the problem's total input
+size (`select_traced_tests`; deterministic, so repeated scorings compare the same tests). Time
+covers every test.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import statistics
 import threading
@@ -117,7 +119,7 @@ class ExecutionRewards:
                 [Submission(p, p.reference_solution, generous) for p in missing for _ in range(repeats)]
             )
             runs = {p.task_id: timed[k * repeats : (k + 1) * repeats] for k, p in enumerate(missing)}
-            chosen = {p.task_id: self._traced_choice(runs[p.task_id]) for p in missing}
+            chosen = {p.task_id: self._traced_choice(p) for p in missing}
             traced = self.runner.run_many(
                 [
                     Submission(
@@ -136,11 +138,10 @@ class ExecutionRewards:
                 )
         return [self._profiles[p.task_id] for p in problems]
 
-    def _traced_choice(self, runs: list[ExecutionResult]) -> tuple[int, ...]:
-        if not runs or not all(r.ok for r in runs):
-            return ()
-        times = [statistics.median(r.tests[i].cpu_time or 0.0 for r in runs) for i in range(runs[0].total)]
-        return tuple(select_traced_tests(times, self.traced_tests))
+    def _traced_choice(self, problem: Problem) -> tuple[int, ...]:
+        """Chosen by input size, not measured time: deterministic, so every scoring uses the same tests."""
+        sizes = [float(len(json.dumps([a.value for a in t.args]))) for t in problem.tests]
+        return tuple(select_traced_tests(sizes, self.traced_tests))
 
     def _profile(
         self, problem: Problem, runs: list[ExecutionResult], traced: ExecutionResult, chosen: tuple[int, ...]
@@ -211,7 +212,9 @@ class ExecutionRewards:
 
 
 def select_traced_tests(times: Sequence[float], most: int = 8, share: float = TRACE_SHARE) -> list[int]:
-    """Tests that get the traced (memory/steps) run: the heaviest that fit in `share` of the total time.
+    """Tests that get the traced (memory/steps) run: the heaviest that fit in `share` of the total cost.
+
+    `times` is any per-test cost; the reward layer passes input sizes, which are deterministic.
 
     Tracing slows allocation-heavy code several times over, so tracing the very heaviest tests would
     cost about as much as tracing all of them; tests near the budget still show complexity differences.

@@ -89,11 +89,13 @@ def run_ours(
     return wall, [r.wall_time for r in results], sum(r.passed for r in results), results
 
 
-def reward_traced_tests(result: Any) -> tuple[int, ...]:
-    """The tests the reward layer would trace for this problem, chosen from a verdict run's times."""
+def reward_traced_tests(problem: Problem) -> tuple[int, ...]:
+    """The tests the reward layer traces for this problem (the largest inputs within its budget)."""
     from ..rewards.execution import select_traced_tests
 
-    return tuple(select_traced_tests([t.time_consumed or 0.0 for t in result.tests]))
+    return tuple(
+        select_traced_tests([float(len(json.dumps([a.value for a in t.args]))) for t in problem.tests])
+    )
 
 
 def run_process_per_test(problems: list[Problem], workers: int) -> tuple[float, int]:
@@ -162,7 +164,7 @@ def run_benchmark(
         f"(1m) ours, isolated, all metrics  {tests / met_s:9.1f} tests/s  {met_s:7.2f} s  passed {met_passed}",
         flush=True,
     )
-    heavy_limits = [replace(metric_limits, traced_tests=reward_traced_tests(r)) for r in ours_results]
+    heavy_limits = [replace(metric_limits, traced_tests=reward_traced_tests(p)) for p in problems]
     heavy_s, _, heavy_passed, _ = run_ours(problems, workers, heavy_limits)
     print(
         f"(1r) ours, reward-layer metrics  {tests / heavy_s:9.1f} tests/s  {heavy_s:7.2f} s  passed {heavy_passed}"

@@ -9,6 +9,7 @@ separate traced run), `{"s": "done"}` at the end, or a setup failure
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -151,6 +152,7 @@ def _traced_run(
         counter = steps_mod.StepCounter()
         ns[steps_mod.TICK_NAME] = counter.tick
     out: dict[str, Any] = {}
+    gc.collect()  # the same collector state before every traced call: peaks then repeat exactly
     if "memory" in metrics:
         _tm_start()
         try:
