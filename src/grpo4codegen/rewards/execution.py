@@ -119,7 +119,7 @@ class ExecutionRewards:
                 [Submission(p, p.reference_solution, generous) for p in missing for _ in range(repeats)]
             )
             runs = {p.task_id: timed[k * repeats : (k + 1) * repeats] for k, p in enumerate(missing)}
-            chosen = {p.task_id: self._traced_choice(p) for p in missing}
+            chosen = {p.task_id: traced_tests_for(p, self.traced_tests) for p in missing}
             traced = self.runner.run_many(
                 [
                     Submission(
@@ -137,11 +137,6 @@ class ExecutionRewards:
                     problem, runs[problem.task_id], traced_run, chosen[problem.task_id]
                 )
         return [self._profiles[p.task_id] for p in problems]
-
-    def _traced_choice(self, problem: Problem) -> tuple[int, ...]:
-        """Chosen by input size, not measured time: deterministic, so every scoring uses the same tests."""
-        sizes = [float(len(json.dumps([a.value for a in t.args]))) for t in problem.tests]
-        return tuple(select_traced_tests(sizes, self.traced_tests))
 
     def _profile(
         self, problem: Problem, runs: list[ExecutionResult], traced: ExecutionResult, chosen: tuple[int, ...]
@@ -209,6 +204,12 @@ class ExecutionRewards:
         results = self.execute(problems, codes)
         profiles = self.profiles(problems)
         return [_score(r, p) for r, p in zip(results, profiles, strict=True)]
+
+
+def traced_tests_for(problem: Problem, most: int = 8) -> tuple[int, ...]:
+    """Chosen by input size, not measured time: deterministic, so every scoring uses the same tests."""
+    sizes = [float(len(json.dumps([a.value for a in t.args]))) for t in problem.tests]
+    return tuple(select_traced_tests(sizes, most))
 
 
 def select_traced_tests(times: Sequence[float], most: int = 8, share: float = TRACE_SHARE) -> list[int]:

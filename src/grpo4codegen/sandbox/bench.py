@@ -24,7 +24,7 @@ from typing import Any
 from ..data.problems import Problem
 from .commands import REFERENCE_LIMITS
 from .executor import Executor, Submission
-from .harness import build_args, load_solution
+from .harness import build_args, encode_args, load_solution
 from .types import Limits
 from .values import canonical, expected_canonical, matches
 
@@ -59,7 +59,7 @@ def _floor_problem(payload: tuple[str, str, str, str, list[str], list[Any]]) -> 
 
 
 def _payload(p: Problem, code: str | None = None) -> tuple[str, str, str, str, list[str], list[Any]]:
-    encoded = [json.dumps([[a.name, a.value, a.kind] for a in t.args]) for t in p.tests]
+    encoded = [encode_args(t) for t in p.tests]
     expected = [expected_canonical(t.expected, t.compare) for t in p.tests]
     return code or p.reference_solution, p.preamble, p.class_name, p.method_name, encoded, expected
 
@@ -91,11 +91,9 @@ def run_ours(
 
 def reward_traced_tests(problem: Problem) -> tuple[int, ...]:
     """The tests the reward layer traces for this problem (the largest inputs within its budget)."""
-    from ..rewards.execution import select_traced_tests
+    from ..rewards.execution import traced_tests_for
 
-    return tuple(
-        select_traced_tests([float(len(json.dumps([a.value for a in t.args]))) for t in problem.tests])
-    )
+    return traced_tests_for(problem)
 
 
 def run_process_per_test(problems: list[Problem], workers: int) -> tuple[float, int]:
@@ -116,7 +114,7 @@ def run_process_per_test(problems: list[Problem], workers: int) -> tuple[float, 
                             "preamble": p.preamble,
                             "cls": p.class_name,
                             "method": p.method_name,
-                            "args": json.dumps([[a.name, a.value, a.kind] for a in t.args]),
+                            "args": encode_args(t),
                         },
                         f,
                     )

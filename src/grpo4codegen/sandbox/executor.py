@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..data.problems import Problem
+from .harness import encode_args
 from .isolation import IsolationConfig
 from .types import ExecOutcome, ExecutionResult, Limits, TestResult
 from .values import expected_canonical, matches, short_repr
@@ -290,7 +291,7 @@ class Executor:
             if prepared is not None and prepared.problem is problem:
                 self._prepared.move_to_end(key)
                 return prepared
-        encoded = [json.dumps([[a.name, a.value, a.kind] for a in t.args]) for t in problem.tests]
+        encoded = [encode_args(t) for t in problem.tests]
         expected = [expected_canonical(t.expected, t.compare) for t in problem.tests]
         prepared = _Prepared(problem, encoded, expected)
         with self._lock:

@@ -74,6 +74,11 @@ def load_solution(code: str, preamble: CodeType | None, instrumented: bool = Fal
     return ns
 
 
+def encode_args(test: Any) -> str:
+    """A TestCase's arguments in the form `build_args` reads: [[name, value, kind], ...] as JSON."""
+    return _dumps([[a.name, a.value, a.kind] for a in test.args])
+
+
 def build_args(raw: str, ns: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """Fresh argument objects for one call; list_node/tree_node values become real nodes."""
     positional: list[Any] = []
