@@ -28,9 +28,9 @@ from typing import Any
 from ..data.problems import Problem
 from .harness import encode_args
 from .isolation import IsolationConfig
+from .protocol import parse_value_payload, read_frame, write_frame
 from .types import ExecOutcome, ExecutionResult, Limits, TestResult
 from .values import expected_canonical, matches, short_repr
-from .worker import read_frame, write_frame
 
 log = logging.getLogger(__name__)
 WATCHDOG_MARGIN_S = 30.0
@@ -57,11 +57,12 @@ class StdioSubmission:
 
 @dataclass
 class _Prepared:
-    """A problem's tests encoded for workers, and its expected values in canonical form."""
+    """A problem's tests encoded for workers, and its expected values: canonical, and as JSON text."""
 
     problem: Problem
     encoded_args: list[str]
     expected: list[Any]
+    expected_json: list[bytes | None]
 
 
 @dataclass
@@ -99,18 +100,19 @@ class _WorkerHandle:
         )
         os.close(to_worker_r)
         os.close(from_worker_w)
-        hello = self._read(WORKER_START_TIMEOUT_S)
+        hello, _ = self._read(WORKER_START_TIMEOUT_S)
         self.layers: dict[str, str] = hello.get("layers", {})
         self.instructions: str = hello.get("instructions", "")
 
-    def request(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def request(self, job: dict[str, Any], timeout: float) -> tuple[dict[str, Any], bytes]:
+        """The worker's reply: a JSON header and a tail holding the tests' value payloads."""
         try:
             write_frame(self.to_worker, job)
         except OSError as e:
             raise WorkerDied(f"cannot send to worker: {e}") from None
         return self._read(timeout)
 
-    def _read(self, timeout: float) -> dict[str, Any]:
+    def _read(self, timeout: float) -> tuple[dict[str, Any], bytes]:
         if not select.select([self.from_worker], [], [], timeout)[0]:
             raise WorkerDied(f"worker gave no answer within {timeout:.0f} s")
         try:
@@ -120,6 +122,8 @@ class _WorkerHandle:
         if frame is None:
             code = self.process.poll()
             raise WorkerDied(f"worker exited (status {code})")
+        if not isinstance(frame[0], dict):
+            raise WorkerDied("broken worker reply: not an object")
         return frame
 
     def close(self) -> None:
@@ -191,7 +195,7 @@ class Executor:
         handle = self._acquire()
         try:
             job = self._job(StdioSubmission("pass", [("", "")]), self.limits)
-            reply = handle.request(job, WATCHDOG_MARGIN_S)
+            reply, _ = handle.request(job, WATCHDOG_MARGIN_S)
             return {**reply.get("layers", {}), "instructions_counter": handle.instructions}
         finally:
             self._idle.put(handle)
@@ -219,9 +223,10 @@ class Executor:
         started = time.perf_counter()
         if isinstance(submission, Submission):
             prepared = self._prepare(submission.problem)
-            expected = prepared.expected
+            expected, expected_json = prepared.expected, prepared.expected_json
         else:
             expected = [out for _, out in submission.cases]
+            expected_json = [_json_bytes(out) for out in expected]
         if not expected:
             return ExecutionResult(tests=[], wall_time=0.0)
         job = self._job(submission, limits)
@@ -231,7 +236,7 @@ class Executor:
             handle = None
             try:
                 handle = self._acquire()
-                reply = handle.request(job, timeout)
+                reply, tail = handle.request(job, timeout)
                 self._idle.put(handle)
                 break
             except WorkerDied as e:
@@ -250,8 +255,14 @@ class Executor:
         if reply.get("infra_error"):
             self.stats.infra_failures += 1
             return ExecutionResult(infra_error=reply["infra_error"], wall_time=time.perf_counter() - started)
-        stdio = isinstance(submission, StdioSubmission)
-        tests = [_verdict(raw or {}, exp, stdio) for raw, exp in zip(reply["tests"], expected, strict=True)]
+        try:
+            tests = _verdicts(reply, tail, expected, expected_json, isinstance(submission, StdioSubmission))
+        except (KeyError, TypeError, ValueError) as e:  # the worker's reply itself is malformed
+            self.stats.infra_failures += 1
+            return ExecutionResult(
+                infra_error=f"executor failure: malformed worker reply ({e})",
+                wall_time=time.perf_counter() - started,
+            )
         result = ExecutionResult(tests=tests, wall_time=time.perf_counter() - started)
         with self._lock:
             self.stats.submissions += 1
@@ -293,7 +304,7 @@ class Executor:
                 return prepared
         encoded = [encode_args(t) for t in problem.tests]
         expected = [expected_canonical(t.expected, t.compare) for t in problem.tests]
-        prepared = _Prepared(problem, encoded, expected)
+        prepared = _Prepared(problem, encoded, expected, [_json_bytes(e) for e in expected])
         with self._lock:
             self._prepared[key] = prepared
             while len(self._prepared) > 4096:
@@ -329,31 +340,73 @@ class Executor:
                 self._started -= 1
 
 
-def _verdict(raw: dict[str, Any], expected: Any, stdio: bool) -> TestResult:
+def _json_bytes(expected: Any) -> bytes | None:
+    """The JSON text a child sends for exactly this value; None where equal text does not imply a
+    match (NaN never equals itself)."""
+    text = json.dumps(expected).encode()
+    return None if b"NaN" in text else text
+
+
+def _verdicts(
+    reply: dict[str, Any], tail: bytes, expected: list[Any], expected_json: list[bytes | None], stdio: bool
+) -> list[TestResult]:
+    """Verdicts for a worker's reply: per test a dict, its value payload (if any) in `tail`, in order."""
+    entries = reply["tests"]
+    if len(entries) != len(expected):
+        raise ValueError(f"{len(entries)} results for {len(expected)} tests")
+    tests, offset = [], 0
+    for entry, exp, exp_json in zip(entries, expected, expected_json, strict=True):
+        entry = entry or {}
+        size = entry.get("b")
+        payload = None
+        if isinstance(size, int) and 0 <= size <= len(tail) - offset:
+            payload = tail[offset : offset + size]
+            offset += size
+        tests.append(_verdict(entry, payload, exp, exp_json, stdio))
+    return tests
+
+
+def _verdict(
+    entry: dict[str, Any], payload: bytes | None, expected: Any, expected_json: bytes | None, stdio: bool
+) -> TestResult:
     metrics = {
-        "time_consumed": raw.get("t"),
-        "cpu_time": raw.get("c"),
-        "tracemalloc_current": raw.get("mc"),
-        "tracemalloc_peak": raw.get("mp"),
-        "cpu_instruction_count": raw.get("ins"),
-        "steps": raw.get("st"),
+        "tracemalloc_current": entry.get("mc"),
+        "tracemalloc_peak": entry.get("mp"),
+        "steps": entry.get("st"),
     }
-    if "o" in raw:
+    if "o" in entry:
         return TestResult(
-            ExecOutcome(raw["o"]), error=raw.get("e", ""), skipped=bool(raw.get("skip")), **metrics
+            ExecOutcome(entry["o"]), error=entry.get("e", ""), skipped=bool(entry.get("skip")), **metrics
         )
-    if "v" not in raw:
+    if payload is None:
         return TestResult(ExecOutcome.RUNTIME_ERROR, error="no result", **metrics)
-    value = raw["v"]
-    ok = stdio_matches(value, expected) if stdio else matches(value, expected)
+    try:
+        seconds, cpu_seconds, instructions, text = parse_value_payload(payload)
+    except ValueError:
+        return TestResult(ExecOutcome.RUNTIME_ERROR, error="malformed result record", **metrics)
+    metrics.update(time_consumed=seconds, cpu_time=cpu_seconds, cpu_instruction_count=instructions)
+    shown = _shown(text)
+    if expected_json is not None and text == expected_json:  # same JSON text: the same value
+        return TestResult(ExecOutcome.PASSED, result=shown, **metrics)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return TestResult(ExecOutcome.RUNTIME_ERROR, error="malformed result record", **metrics)
+    try:
+        ok = stdio_matches(value, expected) if stdio else matches(value, expected)
+    except RecursionError:
+        ok = False
     if ok:
-        return TestResult(ExecOutcome.PASSED, result=short_repr(value), **metrics)
+        return TestResult(ExecOutcome.PASSED, result=shown, **metrics)
     return TestResult(
-        ExecOutcome.WRONG_ANSWER,
-        result=short_repr(value),
-        error=f"expected {short_repr(expected, 120)}",
-        **metrics,
+        ExecOutcome.WRONG_ANSWER, result=shown, error=f"expected {short_repr(expected, 120)}", **metrics
     )
+
+
+def _shown(text: bytes, limit: int = 200) -> str:
+    """The display form of a value: its JSON text, cut to `limit` characters."""
+    shown = text[: limit + 1].decode("utf-8", "replace")
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def stdio_matches(actual: Any, expected: str) -> bool:

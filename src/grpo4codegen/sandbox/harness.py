@@ -1,10 +1,10 @@
 """What runs inside the confined child: compile, run each test, measure, send plain results.
 
-The child never sees expected values. It sends one newline-terminated JSON frame per event:
-`{"s": "ready"}` after the solution loaded, `{"i": k, "v": value, ...metrics}` or
-`{"i": k, "o": OUTCOME, "e": text}` per test (then `{"m": k, ...memory/steps}` when the test gets the
-separate traced run), `{"s": "done"}` at the end, or a setup failure
-`{"s": "setup", "o": OUTCOME, "e": text}`. The worker enforces time limits from outside.
+The child never sees expected values. It writes records (`protocol.RecordWriter`): READY after the
+solution loaded, per test VALUE (time, CPU time, instructions and the value as JSON) or ERROR
+(outcome and text), then METRICS when the test gets the separate traced run, DONE at the end, or
+SETUP when the solution never loaded. Before each call it marks the test as running on the shared
+progress page, which is how the worker enforces the per-test time limit from outside.
 """
 
 from __future__ import annotations
@@ -12,15 +12,27 @@ from __future__ import annotations
 import gc
 import io
 import json
-import os
 import sys
 import time
 import tracemalloc
 import types
+from collections.abc import Sequence
 from types import CodeType
 from typing import Any
 
 from . import steps as steps_mod
+from .protocol import (
+    DONE,
+    ERROR,
+    METRICS,
+    PHASE_CALL,
+    PHASE_TRACED,
+    READY,
+    SETUP,
+    VALUE,
+    RecordWriter,
+    value_payload,
+)
 from .values import UnsupportedValue, canonical
 
 # bound now, before any candidate code can monkeypatch the modules they come from
@@ -28,23 +40,8 @@ _dumps = json.dumps
 _loads = json.loads
 _perf = time.perf_counter
 _cpu = time.thread_time
-_write = os.write
 _tm_start, _tm_stop, _tm_get = tracemalloc.start, tracemalloc.stop, tracemalloc.get_traced_memory
 _ERROR_TEXT = 300
-
-
-class Channel:
-    """Frames to the worker over a pipe."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def send(self, frame: dict[str, Any]) -> None:
-        data = (_dumps(frame) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            n = _write(self.fd, view)
-            view = view[n:]
 
 
 def error_text(e: BaseException) -> str:
@@ -94,29 +91,31 @@ def build_args(raw: str, ns: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]
 
 
 def run_call_tests(
-    job: dict[str, Any], start: int, channel: Channel, preamble: CodeType | None, counter: Any
+    job: dict[str, Any], order: Sequence[int], out: RecordWriter, preamble: CodeType | None, counter: Any
 ) -> None:
-    """Function-call tests (LeetCode style): instantiate the class per test and call the method."""
+    """Function-call tests (LeetCode style), in `order`: instantiate the class per test, call the method."""
     metrics = set(job["metrics"])
     traced = bool(metrics & {"memory", "steps"})
     try:
         ns = load_solution(job["code"], preamble)
         ns2 = load_solution(job["code"], preamble, instrumented="steps" in metrics) if traced else None
     except (SyntaxError, ValueError, OverflowError) as e:  # ValueError: null bytes in source
-        channel.send({"s": "setup", "o": "COMPILATION_ERROR", "e": error_text(e)})
+        out.send_json(SETUP, 0, {"o": "COMPILATION_ERROR", "e": error_text(e)}, flush=True)
         return
     except BaseException as e:  # module-level code of the solution failed (SystemExit included)
-        channel.send({"s": "setup", "o": outcome_of(e), "e": error_text(e)})
+        out.send_json(SETUP, 0, {"o": outcome_of(e), "e": error_text(e)}, flush=True)
         return
     cls_name, method = job["class_name"], job["method"]
     if not isinstance(ns.get(cls_name), type) or not hasattr(ns[cls_name], method):
-        channel.send({"s": "setup", "o": "RUNTIME_ERROR", "e": f"{cls_name}.{method} is not defined"})
+        out.send_json(
+            SETUP, 0, {"o": "RUNTIME_ERROR", "e": f"{cls_name}.{method} is not defined"}, flush=True
+        )
         return
-    channel.send({"s": "ready"})
+    out.send(READY, flush=True)  # wakes the worker: from now on the progress page tells the time
     tests = job["tests"]
     traced_tests = None if job.get("traced_tests") is None else set(job["traced_tests"])
-    for i in range(start, len(tests)):
-        frame: dict[str, Any] = {"i": i}
+    for i in order:
+        out.progress(i, PHASE_CALL)  # from here the worker's per-test clock runs for test i
         try:
             args, kwargs = build_args(tests[i], ns)
             fn = getattr(ns[cls_name](), method)
@@ -124,27 +123,29 @@ def run_call_tests(
             c0, t0 = _cpu(), _perf()
             value = fn(*args, **kwargs)
             t1, c1 = _perf(), _cpu()
-            after = counter.read() if counter else 0
-            frame["v"] = canonical(value)
-            frame["t"] = t1 - t0
-            frame["c"] = c1 - c0
-            if counter:
-                frame["ins"] = after - before
+            instructions = counter.read() - before if counter else None
+            payload = value_payload(t1 - t0, c1 - c0, instructions, _dumps(canonical(value)))
         except UnsupportedValue as e:
-            frame = {"i": i, "o": "WRONG_ANSWER", "e": str(e)}
+            failure = {"o": "WRONG_ANSWER", "e": str(e)}
         except BaseException as e:
-            frame = {"i": i, "o": outcome_of(e), "e": error_text(e)}
-        channel.send(frame)  # the verdict's data first: a slow traced run must never cost the verdict
-        if "o" in frame:
+            failure = {"o": outcome_of(e), "e": error_text(e)}
+        else:
+            failure = None
+        if failure is not None:
+            out.send_json(ERROR, i, failure)
             if job["stop_on_first_fail"]:
                 break
-        elif ns2 is not None and (traced_tests is None or i in traced_tests):
+            continue
+        wants_trace = ns2 is not None and (traced_tests is None or i in traced_tests)
+        out.send(VALUE, i, payload, flush=wants_trace)  # the verdict's data first: tracing may overrun
+        if wants_trace:
+            out.progress(i, PHASE_TRACED)
             try:
-                traced = _traced_run(tests[i], ns2, cls_name, method, metrics)
+                result = _traced_run(tests[i], ns2, cls_name, method, metrics)
             except BaseException as e:  # the metrics run alone failed: the verdict stands
-                traced = {"me": error_text(e)}
-            channel.send({"m": i, **traced})
-    channel.send({"s": "done"})
+                result = {"me": error_text(e)}
+            out.send_json(METRICS, i, result, flush=True)
+    out.send(DONE, flush=True)
 
 
 def _traced_run(
@@ -187,32 +188,33 @@ class _CappedOutput(io.StringIO):
         return super().write(s)
 
 
-def run_stdio_tests(job: dict[str, Any], start: int, channel: Channel) -> None:
+def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter) -> None:
     """Program-style tests (ExecEval): run the whole program per test with stdin; stdout is the result."""
     try:
         code_obj = compile(job["code"], "<solution>", "exec")
     except (SyntaxError, ValueError, OverflowError) as e:
-        channel.send({"s": "setup", "o": "COMPILATION_ERROR", "e": error_text(e)})
+        out.send_json(SETUP, 0, {"o": "COMPILATION_ERROR", "e": error_text(e)}, flush=True)
         return
-    channel.send({"s": "ready"})
-    for i in range(start, len(job["tests"])):
-        out = _CappedOutput(job["output_bytes"])
-        sys.stdin, sys.stdout = io.StringIO(job["tests"][i]), out
-        frame: dict[str, Any] = {"i": i}
-        t0 = _perf()
+    out.send(READY, flush=True)  # wakes the worker: from now on the progress page tells the time
+    for i in order:
+        out.progress(i, PHASE_CALL)
+        captured = _CappedOutput(job["output_bytes"])
+        sys.stdin, sys.stdout = io.StringIO(job["tests"][i]), captured
+        failure = None
+        c0, t0 = _cpu(), _perf()
         try:
             exec(code_obj, {"__name__": "__main__"})
-            frame["v"] = out.getvalue()
         except SystemExit as e:
             if e.code not in (None, 0):
-                frame = {"i": i, "o": "RUNTIME_ERROR", "e": f"SystemExit: {e.code}"[:_ERROR_TEXT]}
-            else:
-                frame["v"] = out.getvalue()
+                failure = {"o": "RUNTIME_ERROR", "e": f"SystemExit: {e.code}"[:_ERROR_TEXT]}
         except BaseException as e:
-            frame = {"i": i, "o": outcome_of(e), "e": error_text(e)}
-        frame.setdefault("t", _perf() - t0)
+            failure = {"o": outcome_of(e), "e": error_text(e)}
+        t1, c1 = _perf(), _cpu()
         sys.stdout = sys.__stdout__
-        channel.send(frame)
-        if "o" in frame and job["stop_on_first_fail"]:
-            break
-    channel.send({"s": "done"})
+        if failure is None:
+            out.send(VALUE, i, value_payload(t1 - t0, c1 - c0, None, _dumps(captured.getvalue())))
+        else:
+            out.send_json(ERROR, i, failure)
+            if job["stop_on_first_fail"]:
+                break
+    out.send(DONE, flush=True)

@@ -135,18 +135,35 @@ def _under(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
+#: the whole environment a child sees, plus HOME and TMPDIR pointing at its work directory
+CHILD_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def scrub_environment() -> None:
+    """Reduce the calling process's environment to CHILD_ENVIRONMENT (the worker does it once)."""
+    os.environ.clear()
+    os.environ.update(CHILD_ENVIRONMENT)
+
+
+def address_space_now() -> int:
+    """The calling process's address space in bytes; a child's memory limit is added on top of it."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()
+
+
 def confine_child(
     config: IsolationConfig,
     workdir: str,
     keep_fd: int,
-    memory_bytes: int,
+    address_space_bytes: int,
     cpu_seconds: int,
-    seccomp_program: bytes | None = None,
+    seccomp_filter: seccomp.PreparedFilter | None = None,
 ) -> dict[str, str]:
     """Confine the calling (freshly forked) child. Returns layer -> status for the doctor.
 
-    `seccomp_program` is the worker's precompiled filter (`seccomp.compile_filter`); None means
-    seccomp is unavailable or disabled.
+    The worker prepares what it can before forking (a scrubbed environment, the address-space limit,
+    the compiled seccomp filter), so that a child's own setup stays cheap. `seccomp_filter` None
+    means seccomp is unavailable or disabled.
     """
     layers: dict[str, str] = {}
     os.setsid()
@@ -158,8 +175,9 @@ def confine_child(
         os.chown(workdir, NOBODY_UID, NOBODY_GID)
     os.chdir(workdir)
     layers["workdir"] = "active"
-    os.environ.clear()
-    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"})
+    if os.environ.keys() != CHILD_ENVIRONMENT.keys():  # the worker normally scrubbed it already
+        scrub_environment()
+    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
     layers["environment"] = "active"
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -174,9 +192,8 @@ def confine_child(
         layers["unprivileged_user"] = "active"
     else:
         layers["unprivileged_user"] = "disabled" if root else "n/a: not started as root"
-    base = _address_space_now()
     limits = {
-        resource.RLIMIT_AS: base + memory_bytes,
+        resource.RLIMIT_AS: address_space_bytes,
         resource.RLIMIT_CPU: cpu_seconds,
         resource.RLIMIT_FSIZE: config.max_file_bytes,
         resource.RLIMIT_NOFILE: config.max_open_files,
@@ -189,14 +206,9 @@ def confine_child(
         resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else value + 1))
     layers["resource_limits"] = "active"
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-    if config.seccomp and seccomp_program is not None:
-        seccomp.load_compiled(seccomp_program, os.getpid())  # a failure here is an infrastructure error
+    if config.seccomp and seccomp_filter is not None:
+        seccomp_filter.install(os.getpid())  # a failure here is an infrastructure error
         layers["seccomp"] = "active"
     else:
         layers["seccomp"] = "disabled" if not config.seccomp else "unavailable: libseccomp not found"
     return layers
-
-
-def _address_space_now() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[0]) * resource.getpagesize()

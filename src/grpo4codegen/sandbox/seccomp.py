@@ -71,6 +71,7 @@ def load_library() -> ctypes.CDLL | None:
 #: placeholder for the child's pid in the compiled program (outside any real pid's range)
 PID_PLACEHOLDER = 0x5EC0DE42
 _SOCK_FILTER = struct.Struct("=HBBI")  # one classic-BPF instruction: code, jt, jf, k
+_PID = struct.Struct("=I")
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 
 
@@ -98,24 +99,31 @@ def compile_filter() -> bytes:
         lib.seccomp_release(ctx)
 
 
-def load_compiled(program: bytes, own_pid: int) -> None:
-    """Install a program from `compile_filter` in the calling process, with its own pid patched in."""
-    patched = bytearray(program)
-    for offset in range(0, len(patched), _SOCK_FILTER.size):
-        code, jt, jf, k = _SOCK_FILTER.unpack_from(patched, offset)
-        if k == PID_PLACEHOLDER:
-            _SOCK_FILTER.pack_into(patched, offset, code, jt, jf, own_pid)
-    buf = (ctypes.c_char * len(patched)).from_buffer(patched)
-    prog = _SockFprog(len(patched) // _SOCK_FILTER.size, ctypes.addressof(buf))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"prctl(PR_SET_SECCOMP): {os.strerror(err)}")
+class PreparedFilter:
+    """A compiled program made ready in the worker, so a forked child only patches in its pid and loads it."""
+
+    def __init__(self, program: bytes) -> None:
+        self._buffer = (ctypes.c_char * len(program)).from_buffer_copy(program)
+        self._pid_offsets = [
+            offset + 4  # the `k` field of an instruction
+            for offset in range(0, len(program), _SOCK_FILTER.size)
+            if _SOCK_FILTER.unpack_from(program, offset)[3] == PID_PLACEHOLDER
+        ]
+        self._fprog = _SockFprog(len(program) // _SOCK_FILTER.size, ctypes.addressof(self._buffer))
+        self._prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def install(self, own_pid: int) -> None:
+        """Load the filter in the calling process with `own_pid` as the only allowed signal target."""
+        for offset in self._pid_offsets:
+            _PID.pack_into(self._buffer, offset, own_pid)
+        if self._prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self._fprog), 0, 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"prctl(PR_SET_SECCOMP): {os.strerror(err)}")
 
 
 def install_filter(own_pid: int) -> None:
-    """Compile and load the filter in one go (slower; `compile_filter` + `load_compiled` for many children)."""
-    load_compiled(compile_filter(), own_pid)
+    """Compile and load the filter in one go (slower; `PreparedFilter` for many children)."""
+    PreparedFilter(compile_filter()).install(own_pid)
 
 
 def _build(lib: ctypes.CDLL, own_pid: int) -> int:
