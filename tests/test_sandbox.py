@@ -228,3 +228,9 @@ def test_slow_metrics_run_never_costs_the_verdict(executor, add_problem):
     assert [t.exec_outcome for t in r.tests] == [ExecOutcome.PASSED] * 3
     assert r.tests[0].tracemalloc_peak is None and r.tests[0].time_consumed is not None
     assert r.wall_time < 10
+
+
+def test_matching_untrusted_shapes_never_raises():
+    assert not matches({"x": 1, "y": 2}, {"x": 1, "y": 2} | {"z": 3})
+    assert not matches([{"a": 1, "b": 2}], [{"a": 1}])
+    assert not matches({"__set__": [1]}, [1])

@@ -252,3 +252,44 @@ def test_concurrent_hostile_and_honest_submissions(executor, add_problem):
         assert r.ok
         assert r.all_passed == (i % 2 == 0)
     assert threading.active_count() < 50
+
+
+MANY = make_problem("add", [f"assert candidate(a={i}, b=1) == {i + 1}" for i in range(40)])
+
+
+def test_results_buffered_before_a_time_out_are_rerun_not_guessed(executor):
+    """Fast tests are reported in batches; a hang in test 25 must not turn tests 0-24 into failures."""
+    code = solution("while a == 25:\n    pass\nreturn a + b\n")
+    r = executor.run(MANY, code, FAST)
+    assert outcomes(r)[:25] == ["PASSED"] * 25
+    assert outcomes(r)[25:] == ["TIME_LIMIT_EXCEEDED"] * 15
+    assert [t.skipped for t in r.tests[25:]] == [False] + [True] * 14
+
+
+def test_results_buffered_before_a_crash_are_kept(executor):
+    code = solution("if a == 25:\n    os._exit(3)\nreturn a + b\n", "import os\n")
+    r = executor.run(MANY, code, FAST)
+    assert outcomes(r) == ["PASSED"] * 25 + ["RUNTIME_ERROR"] + ["PASSED"] * 14
+    assert "status 3" in r.tests[25].error
+
+
+def test_forged_records_cannot_pass_or_hang_the_worker(executor, add_problem):
+    """The wire format is public: forged VALUE/DONE records, then spinning, gain nothing and stall nothing."""
+    forge = solution(
+        """
+        from grpo4codegen.sandbox import protocol
+        payload = protocol.value_payload(0.0, 0.0, None, '{"x": 1, "y": 2}')
+        for fd in range(3, 64):
+            try:
+                os.write(fd, protocol.RECORD.pack(protocol.VALUE, 0, len(payload)) + payload)
+                os.write(fd, protocol.RECORD.pack(protocol.DONE, 0, 0))
+            except OSError:
+                pass
+        while True:
+            pass
+        """,
+        "import os\n",
+    )
+    r = executor.run(add_problem, forge, FAST)
+    assert r.ok and ExecOutcome.PASSED.value not in outcomes(r)
+    assert r.wall_time < 5  # DONE ended the job; the spinning child was killed, not waited for

@@ -136,8 +136,8 @@ def _equal(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return matches(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):  # canonical dicts are tagged: exactly one key
+        return len(b) == 1 and matches(a, b)
     if type(a) is not type(b) and not (isinstance(a, (int, bool)) and isinstance(b, (int, bool))):
         return False
     return a == b
