@@ -9,12 +9,12 @@ progress page, which is how the worker enforces the per-test time limit from out
 
 from __future__ import annotations
 
+import _tracemalloc
 import gc
 import io
 import json
 import sys
 import time
-import tracemalloc
 import types
 from collections.abc import Sequence
 from types import CodeType
@@ -40,7 +40,8 @@ _dumps = json.dumps
 _loads = json.loads
 _perf = time.perf_counter
 _cpu = time.thread_time
-_tm_start, _tm_stop, _tm_get = tracemalloc.start, tracemalloc.stop, tracemalloc.get_traced_memory
+# the C module: `tracemalloc` itself would bring pickle and tokenize into every worker
+_tm_start, _tm_stop, _tm_get = _tracemalloc.start, _tracemalloc.stop, _tracemalloc.get_traced_memory
 _ERROR_TEXT = 300
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 
 _SYSCALL_NR = {"x86_64": 298, "aarch64": 241}
@@ -56,9 +55,10 @@ class InstructionCounter:
 
 def open_counter() -> tuple[InstructionCounter | None, str]:
     """An enabled counter for this thread, or None and the reason it is unavailable."""
-    nr = _SYSCALL_NR.get(platform.machine())
+    machine = os.uname().machine
+    nr = _SYSCALL_NR.get(machine)
     if nr is None:
-        return None, f"perf_event_open: unknown syscall number on {platform.machine()}"
+        return None, f"perf_event_open: unknown syscall number on {machine}"
     libc = ctypes.CDLL(None, use_errno=True)
     attr = _PerfEventAttr(
         type=_PERF_TYPE_HARDWARE,

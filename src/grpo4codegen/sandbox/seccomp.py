@@ -9,7 +9,6 @@ back to `clone`, which the filter can inspect (threads stay allowed).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import struct
@@ -47,11 +46,18 @@ def load_library() -> ctypes.CDLL | None:
     """libseccomp, or None where it is not installed."""
     global _lib
     if _lib is None:
-        name = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
-        try:
-            lib = ctypes.CDLL(name, use_errno=True)
+        try:  # by soname first: `ctypes.util` (and the subprocess it runs) stays out of the worker
+            lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
         except OSError:
-            return None
+            from ctypes.util import find_library
+
+            name = find_library("seccomp")
+            if name is None:
+                return None
+            try:
+                lib = ctypes.CDLL(name, use_errno=True)
+            except OSError:
+                return None
         lib.seccomp_init.restype = ctypes.c_void_p
         lib.seccomp_init.argtypes = [ctypes.c_uint32]
         lib.seccomp_rule_add_array.argtypes = [

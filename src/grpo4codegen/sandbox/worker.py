@@ -9,11 +9,9 @@ payloads through undecoded; verdicts are decided by the executor.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 import select
-import shutil
 import signal
 import sys
 import time
@@ -104,10 +102,9 @@ class Worker:
     def preamble(self, text: str) -> CodeType | None:
         if not text:
             return None
-        key = hashlib.sha1(text.encode()).hexdigest()
-        if key not in self.preambles:
-            self.preambles[key] = compile(text, "<preamble>", "exec")
-        return self.preambles[key]
+        if text not in self.preambles:
+            self.preambles[text] = compile(text, "<preamble>", "exec")
+        return self.preambles[text]
 
     def run_job(self, job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         """Run every test of a job; returns the reply header and its tail (the value payloads)."""
@@ -153,7 +150,8 @@ class Worker:
                 os.close(r)
                 out = protocol.RecordWriter(w, self.page)
                 try:
-                    counter = open_counter()[0] if "instructions" in job["metrics"] else None
+                    counted = "instructions" in job["metrics"] and self.instructions == "available"
+                    counter = open_counter()[0] if counted else None
                     layers = confine_child(self.config, workdir, w, memory_limit, cpu, self.seccomp_filter)
                 except BaseException as e:  # the sandbox could not be set up: not the candidate's fault
                     out.send_json(protocol.INFRA, 0, {"e": harness.error_text(e)}, flush=True)
@@ -182,7 +180,7 @@ class Worker:
             if pid is not None:
                 _kill_pid(pid)
             if workdir:
-                shutil.rmtree(workdir, ignore_errors=True)
+                _remove_tree(workdir)
         self._pending.clear()
 
     def _child_deadline(self, job: dict[str, Any], st: _ChildState) -> float:
@@ -389,6 +387,19 @@ def _fail(results: list, tests: list[int], outcome: str | None, text: str, skip_
                 results[test] = {"o": outcome or "RUNTIME_ERROR", "e": text}
             else:
                 results[test] = {"o": outcome or "RUNTIME_ERROR", "e": f"not run: {text}", "skip": True}
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a child's work directory; usually empty, so `shutil` (and the archive modules it
+    imports) is loaded only the first time one is not."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _drain(fd: int) -> bytes:
