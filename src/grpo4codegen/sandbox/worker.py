@@ -36,8 +36,9 @@ WARM_MODULES = (
 SETUP_ALLOWANCE_S = 5.0  # loading the solution (imports, module-level code) on top of the per-test limit
 FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit
 #: the traced (memory/steps) run of a test may take this many times the per-test limit: tracemalloc
-#: slows allocation-heavy code a lot. It never counts against the submission's total time, and if it
-#: overruns, the test keeps its verdict and only loses those metrics.
+#: slows allocation-heavy code a lot. It does not count against the submission's total time, but all
+#: traced runs of a submission together get at most this many times its total time. If one overruns,
+#: the test keeps its verdict and only loses those metrics.
 TRACE_BUDGET_FACTOR = 20
 RECORD_SLACK = 4096  # a record may exceed the output cap by this much (error texts, metrics)
 
@@ -76,6 +77,7 @@ class Worker:
         self.seccomp_filter: seccomp.PreparedFilter | None = None
         self.page = protocol.new_progress_page()
         self._deadline = 0.0
+        self._trace_left = 0.0  # seconds that traced runs may still add to the total
         self._rerun_granted = False
         self._pending: list[tuple[int | None, str]] = []  # (child pid, workdir) to clean after the reply
         counter, why = open_counter()
@@ -112,6 +114,7 @@ class Worker:
         results: list[Any] = [None] * n  # per test: a dict, or (metrics dict, value payload)
         preamble = self.preamble(job.get("preamble", "")) if job["mode"] == "call" else None
         self._deadline = time.monotonic() + job["total_time_s"]  # traced runs extend it by their duration
+        self._trace_left = job["total_time_s"] * TRACE_BUDGET_FACTOR
         self._rerun_granted = False
         order = list(range(n))
         children = 0
@@ -186,7 +189,8 @@ class Worker:
     def _child_deadline(self, job: dict[str, Any], st: _ChildState) -> float:
         """When the child must next be heard from (or seen on the progress page to have moved on)."""
         if st.tracing is not None:
-            return st.tracing_since + job["time_s"] * TRACE_BUDGET_FACTOR + FRAME_SLACK_S
+            budget = min(job["time_s"] * TRACE_BUDGET_FACTOR, max(self._trace_left, 0.0))
+            return st.tracing_since + budget + FRAME_SLACK_S
         test, phase, started = protocol.read_progress(self.page)
         started = min(max(started, st.forked_at), time.monotonic())  # the page is the child's word only
         per_test = job["time_s"] + FRAME_SLACK_S
@@ -252,8 +256,7 @@ class Worker:
                     st.next += 1
                 elif kind == protocol.METRICS and st.tracing == test:
                     results[test][0].update(_metrics(_json_dict(payload)))
-                    self._deadline += st.heard_at - st.tracing_since
-                    st.tracing = None
+                    self._end_tracing(st, st.heard_at)
                 elif kind == protocol.READY and not st.ready:
                     st.ready = True
                 elif kind == protocol.LAYERS:
@@ -278,11 +281,18 @@ class Worker:
         finally:
             del buf[:pos]
 
+    def _end_tracing(self, st: _ChildState, now: float) -> None:
+        """A traced run ended: its duration is added to the total, within the tracing allowance."""
+        spent = min(now - st.tracing_since, max(self._trace_left, 0.0))
+        self._deadline += spent
+        self._trace_left -= spent
+        st.tracing = None
+
     def _reject(self, st: _ChildState, results: list, why: str) -> list[int]:
         """The child sent something it must not: it is killed, and the test it was on fails."""
         _kill(st)
         if st.tracing is not None:  # the verdict of the traced test stands
-            st.tracing = None
+            self._end_tracing(st, time.monotonic())
             return st.order[st.next :]
         if st.next >= len(st.order):
             return []
@@ -301,8 +311,7 @@ class Worker:
 
     def _after_timeout(self, job: dict[str, Any], st: _ChildState, results: list) -> list[int]:
         if st.tracing is not None:  # only the metrics run overran: the verdict stands
-            self._deadline += time.monotonic() - st.tracing_since
-            st.tracing = None
+            self._end_tracing(st, time.monotonic())
             return st.order[st.next :]
         if st.next >= len(st.order):
             return []
@@ -313,8 +322,7 @@ class Worker:
 
     def _after_death(self, status: int, st: _ChildState, results: list) -> list[int]:
         if st.tracing is not None:  # it died in the metrics-only run: the verdict stands
-            self._deadline += time.monotonic() - st.tracing_since
-            st.tracing = None
+            self._end_tracing(st, time.monotonic())
             return st.order[st.next :]
         if st.next >= len(st.order):
             return []
