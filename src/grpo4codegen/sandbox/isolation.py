@@ -56,6 +56,7 @@ class LayerReport:
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_prctl = _libc.prctl  # resolved once in the worker, not in every child
 
 
 def _check(rc: int, what: str) -> None:
@@ -168,14 +169,14 @@ def confine_child(
     layers: dict[str, str] = {}
     os.setsid()
     layers["process_group"] = "active"
-    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the worker
+    _prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the worker
     root = os.geteuid() == 0
     os.mkdir(workdir, 0o700)
     if root and config.drop_privileges:
         os.chown(workdir, NOBODY_UID, NOBODY_GID)
     os.chdir(workdir)
     layers["workdir"] = "active"
-    if os.environ.keys() != CHILD_ENVIRONMENT.keys():  # the worker normally scrubbed it already
+    if len(os.environ) != len(CHILD_ENVIRONMENT):  # the worker has normally scrubbed it already
         scrub_environment()
     os.environ["HOME"] = os.environ["TMPDIR"] = workdir
     layers["environment"] = "active"
@@ -205,7 +206,7 @@ def confine_child(
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else value + 1))
     layers["resource_limits"] = "active"
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    _check(_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
     if config.seccomp and seccomp_filter is not None:
         seccomp_filter.install(os.getpid())  # a failure here is an infrastructure error
         layers["seccomp"] = "active"
