@@ -28,14 +28,21 @@ from .harness import build_args, encode_args, load_solution
 from .types import Limits
 from .values import canonical, expected_canonical, matches
 
+#: one test in a fresh interpreter, as ExecEval runs it: the program (preamble, solution, call) and a
+#: printed result. It imports only the value converter, not the sandbox harness, so the baseline pays
+#: for nothing but the interpreter, the program and the JSON it prints.
 _PER_TEST_SCRIPT = """
 import json, sys
 sys.setrecursionlimit(1000)
-from grpo4codegen.sandbox.harness import build_args, load_solution
 from grpo4codegen.sandbox.values import canonical
 job = json.load(open(sys.argv[1]))
-ns = load_solution(job["code"], compile(job["preamble"], "<preamble>", "exec"))
-args, kwargs = build_args(job["args"], ns)
+ns = {"__name__": "solution"}
+exec(job["preamble"], ns)
+exec(job["code"], ns)
+args, kwargs = [], {}
+for name, value, kind in json.loads(job["args"]):
+    value = value if kind == "value" else ns[kind](value)
+    (args.append(value) if name is None else kwargs.__setitem__(name, value))
 print(json.dumps(canonical(getattr(ns[job["cls"]](), job["method"])(*args, **kwargs))))
 """
 
