@@ -10,9 +10,10 @@ deterministic steps, and hardware instructions where counters exist. The combine
 the pass rate, so failing code never outscores passing code.
 
 Memory and steps need a second, traced run of a test (tracemalloc is slow); only up to `traced_tests`
-tests per problem get it: the largest inputs that together fit in 15% of the problem's total input
-size (`select_traced_tests`; deterministic, so repeated scorings compare the same tests). Time
-covers every test.
+tests per problem get it: the heaviest tests that together fit in 15% of the reference's total cost,
+measured in its `steps` (`traced_tests_for`; deterministic, so repeated scorings compare the same
+tests, and cost-aware, so tracing stays cheap where time grows faster than input size). Time covers
+every test.
 """
 
 from __future__ import annotations
@@ -115,11 +116,17 @@ class ExecutionRewards:
                 time_s=30.0, total_time_s=900.0, memory_mb=2048, metrics=("time", "instructions")
             )
             repeats = self.reference_repeats
+            # the first repeat also counts steps on every test: the deterministic cost that picks the traced tests
+            counted = replace(generous, metrics=("time", "instructions", "steps"))
             timed = self.runner.run_many(
-                [Submission(p, p.reference_solution, generous) for p in missing for _ in range(repeats)]
+                [
+                    Submission(p, p.reference_solution, counted if k == 0 else generous)
+                    for p in missing
+                    for k in range(repeats)
+                ]
             )
             runs = {p.task_id: timed[k * repeats : (k + 1) * repeats] for k, p in enumerate(missing)}
-            chosen = {p.task_id: traced_tests_for(p, self.traced_tests) for p in missing}
+            chosen = {p.task_id: traced_tests_for(p, runs[p.task_id][0], self.traced_tests) for p in missing}
             traced = self.runner.run_many(
                 [
                     Submission(
@@ -206,16 +213,23 @@ class ExecutionRewards:
         return [_score(r, p) for r, p in zip(results, profiles, strict=True)]
 
 
-def traced_tests_for(problem: Problem, most: int = 8) -> tuple[int, ...]:
-    """Chosen by input size, not measured time: deterministic, so every scoring uses the same tests."""
-    sizes = [float(len(json.dumps([a.value for a in t.args]))) for t in problem.tests]
-    return tuple(select_traced_tests(sizes, most))
+def traced_tests_for(
+    problem: Problem, reference: ExecutionResult | None = None, most: int = 8
+) -> tuple[int, ...]:
+    """The tests candidates get traced on, chosen by the reference's steps (a deterministic cost, so
+    every scoring picks the same tests); by input size where the reference run has no steps."""
+    steps = [t.steps for t in reference.tests] if reference is not None and reference.ok else []
+    if len(steps) == len(problem.tests) and all(s is not None for s in steps):
+        costs = [float(s) for s in steps]  # type: ignore[arg-type]
+    else:
+        costs = [float(len(json.dumps([a.value for a in t.args]))) for t in problem.tests]
+    return tuple(select_traced_tests(costs, most))
 
 
 def select_traced_tests(times: Sequence[float], most: int = 8, share: float = TRACE_SHARE) -> list[int]:
     """Tests that get the traced (memory/steps) run: the heaviest that fit in `share` of the total cost.
 
-    `times` is any per-test cost; the reward layer passes input sizes, which are deterministic.
+    `times` is any per-test cost; the reward layer passes the reference's steps, which are deterministic.
 
     Tracing slows allocation-heavy code several times over, so tracing the very heaviest tests would
     cost about as much as tracing all of them; tests near the budget still show complexity differences.

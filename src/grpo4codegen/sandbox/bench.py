@@ -25,7 +25,7 @@ from ..data.problems import Problem
 from .commands import REFERENCE_LIMITS
 from .executor import Executor, Submission
 from .harness import build_args, encode_args, load_solution
-from .types import Limits
+from .types import ExecutionResult, Limits
 from .values import canonical, expected_canonical, matches
 
 #: one test in a fresh interpreter, as ExecEval runs it: the program (preamble, solution, call) and a
@@ -96,11 +96,11 @@ def run_ours(
     return wall, [r.wall_time for r in results], sum(r.passed for r in results), results
 
 
-def reward_traced_tests(problem: Problem) -> tuple[int, ...]:
-    """The tests the reward layer traces for this problem (the largest inputs within its budget)."""
+def reward_traced_tests(problem: Problem, reference: ExecutionResult) -> tuple[int, ...]:
+    """The tests the reward layer traces for this problem, from a reference run with steps."""
     from ..rewards.execution import traced_tests_for
 
-    return traced_tests_for(problem)
+    return traced_tests_for(problem, reference)
 
 
 def run_process_per_test(problems: list[Problem], workers: int) -> tuple[float, int]:
@@ -164,12 +164,15 @@ def run_benchmark(
         f"(1)  ours, isolated, verdicts     {tests / ours_s:9.1f} tests/s  {ours_s:7.2f} s  passed {ours_passed}",
         flush=True,
     )
-    met_s, _, met_passed, _ = run_ours(problems, workers, metric_limits)
+    met_s, _, met_passed, met_results = run_ours(problems, workers, metric_limits)
     print(
         f"(1m) ours, isolated, all metrics  {tests / met_s:9.1f} tests/s  {met_s:7.2f} s  passed {met_passed}",
         flush=True,
     )
-    heavy_limits = [replace(metric_limits, traced_tests=reward_traced_tests(p)) for p in problems]
+    heavy_limits = [
+        replace(metric_limits, traced_tests=reward_traced_tests(p, r))
+        for p, r in zip(problems, met_results, strict=True)
+    ]
     heavy_s, _, heavy_passed, _ = run_ours(problems, workers, heavy_limits)
     print(
         f"(1r) ours, reward-layer metrics  {tests / heavy_s:9.1f} tests/s  {heavy_s:7.2f} s  passed {heavy_passed}"
