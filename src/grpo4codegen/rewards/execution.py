@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 METRIC_EPSILON = {"time": 50e-6, "memory": 1024.0, "steps": 1.0, "instructions": 10_000.0}
 #: weights of the metric ratios in the efficiency score (renormalised over the metrics available)
 METRIC_WEIGHTS = {"time": 0.3, "memory": 0.3, "steps": 0.4, "instructions": 0.2}
-#: share of a problem's reference time that its traced (memory/steps) tests may take
+#: share of the reference's total steps that a problem's traced (memory/steps) tests may take
 TRACE_SHARE = 0.15
 #: time ratios within this band of the reference count as equal: repeated runs of one solution vary that much
 TIME_NOISE_BAND = 0.10
