@@ -18,6 +18,7 @@ from typing import Any
 from ..data.problems import Problem
 from ..errors import UserError
 from ..sandbox.types import Limits
+from ..server.runners import make_runner
 from .aggregate import DIMENSIONS, aggregate, constant_fallback, parse_fixed_weights
 from .comments import comment_score
 from .execution import ExecutionRewards, ExecutionScore, Runner
@@ -104,8 +105,11 @@ class RewardScorer:
     ):
         self.problems = dict(problems) if isinstance(problems, Mapping) else {p.task_id: p for p in problems}
         self.config = config
-        self._owns_runner = runner is None and bool(config.execute_code_url)
-        self.runner = runner or _make_runner(config)
+        if runner is None:
+            runner, self._owns_runner = make_runner(config)
+        else:
+            self._owns_runner = False
+        self.runner = runner
         base = Limits(
             time_s=config.time_limit_s,
             total_time_s=config.total_time_limit_s,
@@ -189,13 +193,3 @@ class RewardScorer:
         for s, r in zip(scores, rewards, strict=True):
             s.reward = r
         return scores
-
-
-def _make_runner(config: RewardConfig) -> Runner:
-    if config.execute_code_url:
-        from ..server.client import RemoteExecutor
-
-        return RemoteExecutor(config.execute_code_url)
-    from ..sandbox.executor import default_executor
-
-    return default_executor()
