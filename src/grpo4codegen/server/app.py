@@ -67,6 +67,7 @@ from .. import __version__
 from ..data.problems import Problem
 from ..sandbox.executor import Executor, StdioSubmission, Submission, stdio_matches
 from ..sandbox.types import ExecutionResult, Limits, TestResult
+from .execeval import is_typed, typed_case
 from .models import (
     BatchRequest,
     BatchResponse,
@@ -431,11 +432,23 @@ def create_app(settings: ServerSettings, problems: Sequence[Problem] | None = No
         except ValidationError as e:
             raise ApiError(422, f"invalid request: limits: {e.errors()[0]['msg']}") from None
         limits = native.apply(service.limits)
-        cases = [(u.input, u.output[0] if u.output else "") for u in request.unittests]
+        typed = is_typed(request.unittests)
+        cases: list[tuple[str, Any]] = []
+        for i, u in enumerate(request.unittests):
+            if typed:
+                try:
+                    cases.append(typed_case(i, u.input, u.output))
+                except ValueError as e:
+                    raise ApiError(422, f"invalid request: {e}") from None
+            else:
+                cases.append((str(u.input), u.output[0] if u.output else ""))
         [result] = await service.run([StdioSubmission(request.source_code, cases, limits)])
         if result.infra_error:
             raise ApiError(503, f"executor failure: {result.infra_error}", 1)
-        data = [_exec_eval_entry(u, t) for u, t in zip(request.unittests, result.tests, strict=True)]
+        data = [
+            _exec_eval_entry(u, stdin, t, typed)
+            for u, (stdin, _), t in zip(request.unittests, cases, result.tests, strict=True)
+        ]
         return JSONResponse({"data": data})
 
     @app.post("/api/execute_batch", response_model=BatchResponse, responses=errors)
@@ -471,15 +484,19 @@ def create_app(settings: ServerSettings, problems: Sequence[Problem] | None = No
     return app
 
 
-def _exec_eval_entry(test: ExecEvalUnittest, t: TestResult) -> dict[str, Any]:
-    """One ExecEval `data` entry; tries the other accepted outputs when the first did not match."""
+def _exec_eval_entry(test: ExecEvalUnittest, stdin: str, t: TestResult, typed: bool) -> dict[str, Any]:
+    """One ExecEval `data` entry; tries the other accepted outputs when the first did not match (typed
+    tests tried them all in the executor, on the whole stdout). Typed (seed) entries leave out the
+    metrics that were not measured."""
     stdout = _stdout_of(t.result)
     outcome = t.exec_outcome.value
-    if outcome == "WRONG_ANSWER" and stdout is not None:
-        if any(stdio_matches(stdout, alt) for alt in test.output[1:]):
+    if not typed and outcome == "WRONG_ANSWER" and stdout is not None:
+        if any(stdio_matches(stdout, alt) for alt in test.output[1:] if isinstance(alt, str)):
             outcome = "PASSED"
-    d = {**t.__dict__, "input": test.input, "output": test.output, "exec_outcome": outcome}
+    d = {**t.__dict__, "input": stdin, "output": test.output, "exec_outcome": outcome}
     d["result"] = stdout if stdout is not None else t.result
+    if typed:
+        d = {k: v for k, v in d.items() if v is not None or k == "result"}
     return d
 
 

@@ -185,15 +185,24 @@ class ExecEvalLimits(BaseModel):
 
 
 class ExecEvalUnittest(BaseModel):
+    """One unit test. ExecEval sends text; the seed's extended client sends `input` as a JSON object of
+    keyword arguments (it reaches stdin as one line of JSON) and `output` as typed values
+    `{"type": "general" | "list_node" | "tree_node", "value": ...}` compared by type."""
+
     model_config = ConfigDict(extra="ignore")
 
-    input: str
-    output: list[str] = Field(default_factory=list, description="accepted outputs; the first is primary")
+    input: str | dict[str, Any] | list[Any] | bool | int | float | None = Field(
+        description="stdin text, or a JSON value sent to stdin as one line of JSON"
+    )
+    output: list[str | dict[str, Any]] = Field(
+        default_factory=list,
+        description='accepted outputs: stdout texts, or {"type", "value"} objects; the first is primary',
+    )
 
     @field_validator("output", mode="before")
     @classmethod
     def _one_output(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
+        return [v] if isinstance(v, (str, dict)) else v
 
 
 class ExecEvalRequest(BaseModel):
@@ -207,11 +216,15 @@ class ExecEvalRequest(BaseModel):
     limits: ExecEvalLimits | None = None
     block_network: bool = Field(True, description="always blocked, whatever is sent")
     stop_on_first_fail: bool = True
+    use_sanitizer: bool = Field(False, description="accepted and ignored (a C/C++ option)")
 
 
 class ExecEvalTestResult(BaseModel):
-    input: str
-    output: list[str]
+    """One test's answer. For the seed's extended form, metrics that were not measured are left out
+    (its client reads them with `.get(name, 0)`, and a null would break its averages)."""
+
+    input: str = Field(description="the stdin the program got")
+    output: list[Any]
     result: str | None = Field(description="the program's stdout (cut to about 200 characters)")
     exec_outcome: str
     time_consumed: float | None = None

@@ -1,0 +1,199 @@
+"""The original GRPO4CodeGen's file and wire formats: typed unit tests and printed values.
+
+The seed's notebooks write LeetCodeDataset rows without the `test` field; each row carries instead
+`unittests: [{"input": "<JSON object of keyword arguments>\\n", "output": [{"type": T, "value": V}]}]`
+with T one of `general`, `list_node`, `tree_node` and V the dataset's expected output as LeetCode text
+(`"[7,0,8]"`, `"true"`, `"\\"abc\\""`), plus `preCodeSegment` (imports, ListNode/TreeNode, the
+`list_node`/`tree_node` builders and `print_list`/`print_tree`) and `postCodeSegment` (reads the JSON
+object from stdin, calls the entry point with it and prints the result: `print_list` for linked lists,
+`print_tree` for trees, `print` otherwise). The query is renamed to `prompt`.
+
+This module reads those values (never executing any of them): `parse_output_value` for an expected
+value, `parse_printed` for what a program printed, and `TypedOutput`, the comparison of a program's
+stdout with an expected typed value that the executor runs in the parent process.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .problems import Arg, ArgKind, CompareMode, TestCase, UnparsedTest
+
+OUTPUT_TYPES: dict[str, CompareMode] = {"general": "eq", "list_node": "list_node", "tree_node": "tree_node"}
+#: printed text longer than this is not parsed as a value (compared as text only)
+MAX_PRINTED_CHARS = 4 << 20
+_PRINTED_NAMES = {"None": None, "True": True, "False": False, "inf": math.inf, "nan": math.nan}
+_JSON_WORDS = {"null": "None", "true": "True", "false": "False"}
+
+
+class NotAValue(ValueError):
+    """Text that is not a printed or LeetCode-formatted value."""
+
+
+def parse_printed(text: str) -> Any:
+    """The value whose `print()` (Python repr of containers, str of the top level) gave `text`.
+
+    Only literals: numbers, strings, None/True/False, inf/nan, unary signs, and lists, tuples, sets
+    and dicts of those. No arithmetic, names or calls, so parsing costs time linear in the text.
+    """
+    text = text.strip()
+    if not text or len(text) > MAX_PRINTED_CHARS:
+        raise NotAValue("empty or too long")
+    try:
+        tree = ast.parse(text, mode="eval")
+        return _printed_literal(tree.body)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as e:
+        raise NotAValue(str(e)) from None
+
+
+def _printed_literal(node: ast.AST) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool, type(None))):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in _PRINTED_NAMES:
+        return _PRINTED_NAMES[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _printed_literal(node.operand)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise NotAValue("sign on a non-number")
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_printed_literal(e) for e in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Set):
+        return {_hashable(_printed_literal(e)) for e in node.elts}
+    if isinstance(node, ast.Dict):
+        if any(k is None for k in node.keys):
+            raise NotAValue("dict unpacking")
+        return {
+            _hashable(_printed_literal(k)): _printed_literal(v)  # type: ignore[arg-type]
+            for k, v in zip(node.keys, node.values, strict=True)
+        }
+    raise NotAValue(f"{type(node).__name__} is not a printed value")
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        raise NotAValue("unhashable element")
+    return value
+
+
+def parse_output_value(value: Any) -> Any:
+    """An expected value as the seed's files hold it: LeetCode text (JSON, or Python-style), or already
+    decoded JSON. Raises NotAValue for text that is neither."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        pass
+    return parse_printed(value)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One accepted output of a typed unit test: how to compare, and the expected value."""
+
+    compare: CompareMode
+    value: Any
+    #: the expected printed text, for a `general` value that is a string (`print` shows it unquoted)
+    text: str | None = None
+
+
+def expected_from_output(item: Any) -> Expected:
+    """One entry of a unit test's `output` list: `{"type", "value"}` or a plain expected stdout string.
+
+    Raises ValueError naming what is wrong (unknown type, a node value that is not a list)."""
+    if isinstance(item, str):
+        return Expected("eq", item, text=item)
+    if not isinstance(item, dict) or "type" not in item or "value" not in item:
+        raise ValueError('an output must be a string or an object {"type": ..., "value": ...}')
+    kind = item["type"]
+    if not isinstance(kind, str) or kind.strip() not in OUTPUT_TYPES:
+        raise ValueError(f"output type {kind!r} is not one of {', '.join(OUTPUT_TYPES)}")
+    compare = OUTPUT_TYPES[kind.strip()]
+    raw = item["value"]
+    try:
+        value = parse_output_value(raw)
+    except NotAValue:
+        if compare != "eq":
+            raise ValueError(f"{kind} value {str(raw)[:80]!r} is not a list") from None
+        return Expected("eq", raw, text=raw)  # text the program must print as it is
+    if compare == "eq":
+        return Expected("eq", value, text=value if isinstance(value, str) else None)
+    if value is None:
+        value = []
+    if not isinstance(value, list):
+        raise ValueError(f"{kind} value must be a list (level order for trees), got {type(value).__name__}")
+    return Expected(compare, value)
+
+
+def stdin_of(value: Any) -> str:
+    """What a unit test's `input` becomes on the program's stdin: text as it is, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value) + "\n"
+
+
+# -- rows of the seed's files ----------------------------------------------------------------------
+def is_seed_row(row: dict[str, Any]) -> bool:
+    """A row written by the seed's notebooks (typed unittests, no `test` field to parse)."""
+    return isinstance(row.get("unittests"), list) and not row.get("test")
+
+
+def tests_from_unittests(
+    unittests: list[Any], node_params: dict[str, ArgKind]
+) -> tuple[list[TestCase], list[UnparsedTest]]:
+    """TestCases from a seed row's `unittests`; `node_params` marks arguments that are ListNode/TreeNode."""
+    tests: list[TestCase] = []
+    unparsed: list[UnparsedTest] = []
+    for index, unit in enumerate(unittests):
+        source = f"unittests[{index}]"
+        try:
+            if not isinstance(unit, dict):
+                raise ValueError("not an object")
+            kwargs = unit.get("input")
+            if isinstance(kwargs, str):
+                kwargs = json.loads(kwargs)
+            if not isinstance(kwargs, dict):
+                raise ValueError("input is not a JSON object of keyword arguments")
+            outputs = unit.get("output")
+            if isinstance(outputs, dict):
+                outputs = [outputs]
+            if not isinstance(outputs, list) or not outputs:
+                raise ValueError("output is not a non-empty list")
+            expected = expected_from_output(outputs[0])
+            if expected.text is not None and expected.compare == "eq" and not isinstance(outputs[0], dict):
+                raise ValueError("a plain-text output cannot be checked against a function's return value")
+            args = tuple(Arg(str(k), v, node_params.get(str(k), "value")) for k, v in kwargs.items())
+            tests.append(
+                TestCase(args=args, expected=expected.value, compare=expected.compare, source=source)
+            )
+        except (ValueError, RecursionError) as e:
+            unparsed.append(UnparsedTest(source, str(e)))
+    return tests, unparsed
+
+
+def node_parameters(starter_code: str, method: str) -> dict[str, ArgKind]:
+    """Parameters of `method` annotated with ListNode/TreeNode in the starter code (parsed, not run)."""
+    try:
+        module = ast.parse(starter_code.strip() + "\n        pass\n")
+    except SyntaxError:
+        try:
+            module = ast.parse(starter_code)
+        except SyntaxError:
+            return {}
+    found: dict[str, ArgKind] = {}
+    for node in ast.walk(module):
+        if isinstance(node, ast.FunctionDef) and node.name == method:
+            for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+                text = ast.unparse(a.annotation) if a.annotation is not None else ""
+                if "ListNode" in text:
+                    found[a.arg] = "list_node"
+                elif "TreeNode" in text:
+                    found[a.arg] = "tree_node"
+            break
+    return found
