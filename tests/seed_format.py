@@ -17,16 +17,22 @@ from typing import Any
 from grpo4codegen.data.problems import Problem
 
 PRE_CODE = """
-import json
-import sys
-import math
 import collections
+import datetime
+import functools
+import json
+import math
+import random
+import string
+import sys
 from typing import *
-from collections import *
 from functools import *
+from collections import *
 from itertools import *
 from heapq import *
 from bisect import *
+from string import *
+from operator import *
 from math import *
 
 inf = float("inf")

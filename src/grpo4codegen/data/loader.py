@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from .problems import Problem
+from .problems import Problem, UnparsedTest
+from .seed import is_seed_row, signature, tests_from_unittests
 from .testparse import parse_check
 
 BUILTIN = "builtin"
@@ -52,7 +53,7 @@ def load_problems(source: str | Path = BUILTIN, split: str = "test", strict: boo
 
 
 #: bump when parsing or the Problem layout changes, so stale caches are ignored
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 
 def _cache_path(source: str) -> Path | None:
@@ -95,6 +96,8 @@ def problem_from_row(row: dict[str, Any], origin: str = "") -> Problem:
     if not isinstance(row, dict):
         raise UserError("row is not a JSON object")
     task_id = row.get("task_id")
+    if is_seed_row(row):
+        return _problem_from_seed_row(row, origin)
     missing = [k for k in ("task_id", "entry_point", "test") if not row.get(k)]
     if missing:
         label = f"task {task_id!r}" if task_id else "row"
@@ -121,6 +124,53 @@ def problem_from_row(row: dict[str, Any], origin: str = "") -> Problem:
         starter_code=starter,
         reference_solution=row.get("completion") or "",
         query=row.get("query") or "",
+        response=row.get("response") or "",
+        unparsed_tests=unparsed,
+        source=origin,
+    )
+
+
+def _problem_from_seed_row(row: dict[str, Any], origin: str) -> Problem:
+    """A row of the seed's preprocessed files: `prompt` holds the query, `preCodeSegment` the helpers
+    every solution runs under (ListNode, TreeNode, list_node, tree_node), and the tests come from
+    `unittests` (or `test`, when the row kept it). Node arguments are found from the starter code's
+    annotations, so they are built as nodes (the seed's own postCodeSegment passed them as lists)."""
+    task_id = row.get("task_id")
+    missing = [k for k in ("task_id", "entry_point") if not row.get(k)]
+    if missing:
+        label = f"task {task_id!r}" if task_id else "row"
+        raise UserError(f"{label} has no {', '.join(missing)} field")
+    entry_point = str(row["entry_point"])
+    query = row.get("prompt") or row.get("query") or ""
+    starter = row.get("starter_code") or _starter_from_query(query)
+    if row.get("test"):
+        try:
+            tests, unparsed = parse_check(row["test"])
+        except ValueError as e:
+            raise UserError(f"task {task_id!r}: {e}") from None
+    elif isinstance(row.get("unittests"), list):
+        method = entry_point.rsplit(".", 1)[-1].strip()
+        tests, unparsed = tests_from_unittests(row["unittests"], signature(starter, method))
+    else:
+        tests, unparsed = (
+            [],
+            [UnparsedTest("unittests", "the row has no unittests (none of its inputs parsed)")],
+        )
+    question_id = row.get("question_id")
+    return Problem(
+        task_id=str(task_id),
+        entry_point=entry_point,
+        preamble=row.get("preCodeSegment") or "",
+        tests=tests,
+        question_id=int(question_id) if question_id not in (None, "") else None,
+        difficulty=row.get("difficulty"),
+        tags=list(row.get("tags") or []),
+        date=row.get("estimated_date"),
+        title=row.get("title") or _title_from_task_id(str(task_id)),
+        description=row.get("problem_description") or "",
+        starter_code=starter,
+        reference_solution=row.get("completion") or "",
+        query=query,
         response=row.get("response") or "",
         unparsed_tests=unparsed,
         source=origin,

@@ -139,15 +139,19 @@ def stdin_of(value: Any) -> str:
 
 
 # -- rows of the seed's files ----------------------------------------------------------------------
+SEED_FIELDS = ("preCodeSegment", "postCodeSegment", "unittests")
+
+
 def is_seed_row(row: dict[str, Any]) -> bool:
-    """A row written by the seed's notebooks (typed unittests, no `test` field to parse)."""
-    return isinstance(row.get("unittests"), list) and not row.get("test")
+    """A row written by the seed's notebooks: its code segments or typed unittests are there."""
+    return any(key in row for key in SEED_FIELDS)
 
 
-def tests_from_unittests(
-    unittests: list[Any], node_params: dict[str, ArgKind]
-) -> tuple[list[TestCase], list[UnparsedTest]]:
-    """TestCases from a seed row's `unittests`; `node_params` marks arguments that are ListNode/TreeNode."""
+def tests_from_unittests(unittests: list[Any], sig: Signature) -> tuple[list[TestCase], list[UnparsedTest]]:
+    """TestCases from a seed row's `unittests`. The signature marks ListNode/TreeNode arguments, and a
+    `-> str` entry point keeps an unquoted expected text as a string (LeetCode writes `8` for "8")."""
+    node_params = sig.node_params
+    returns_str = sig.returns == "str"
     tests: list[TestCase] = []
     unparsed: list[UnparsedTest] = []
     for index, unit in enumerate(unittests):
@@ -165,35 +169,52 @@ def tests_from_unittests(
                 outputs = [outputs]
             if not isinstance(outputs, list) or not outputs:
                 raise ValueError("output is not a non-empty list")
-            expected = expected_from_output(outputs[0])
-            if expected.text is not None and expected.compare == "eq" and not isinstance(outputs[0], dict):
+            if not isinstance(outputs[0], dict):
                 raise ValueError("a plain-text output cannot be checked against a function's return value")
+            expected = expected_from_output(outputs[0])
+            value, raw = expected.value, outputs[0]["value"]
+            if (
+                returns_str
+                and expected.compare == "eq"
+                and not isinstance(value, str)
+                and isinstance(raw, str)
+            ):
+                value = raw
             args = tuple(Arg(str(k), v, node_params.get(str(k), "value")) for k, v in kwargs.items())
-            tests.append(
-                TestCase(args=args, expected=expected.value, compare=expected.compare, source=source)
-            )
+            tests.append(TestCase(args=args, expected=value, compare=expected.compare, source=source))
         except (ValueError, RecursionError) as e:
             unparsed.append(UnparsedTest(source, str(e)))
     return tests, unparsed
 
 
-def node_parameters(starter_code: str, method: str) -> dict[str, ArgKind]:
-    """Parameters of `method` annotated with ListNode/TreeNode in the starter code (parsed, not run)."""
-    try:
-        module = ast.parse(starter_code.strip() + "\n        pass\n")
-    except SyntaxError:
+@dataclass(frozen=True)
+class Signature:
+    """What the starter code's annotations say about the entry point (parsed, never run)."""
+
+    node_params: dict[str, ArgKind]
+    returns: str = ""  # the return annotation's text
+
+
+def signature(starter_code: str, method: str) -> Signature:
+    """Parameters of `method` annotated with ListNode/TreeNode, and its return annotation."""
+    module = None
+    for text in (starter_code.rstrip() + "\n        pass\n", starter_code):
         try:
-            module = ast.parse(starter_code)
+            module = ast.parse(text)
+            break
         except SyntaxError:
-            return {}
-    found: dict[str, ArgKind] = {}
+            continue
+    if module is None:
+        return Signature({})
     for node in ast.walk(module):
         if isinstance(node, ast.FunctionDef) and node.name == method:
+            found: dict[str, ArgKind] = {}
             for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
                 text = ast.unparse(a.annotation) if a.annotation is not None else ""
                 if "ListNode" in text:
                     found[a.arg] = "list_node"
                 elif "TreeNode" in text:
                     found[a.arg] = "tree_node"
-            break
-    return found
+            returns = ast.unparse(node.returns) if node.returns is not None else ""
+            return Signature(found, returns)
+    return Signature({})
