@@ -212,6 +212,8 @@ def test_hostile_outputs_and_bodies(http):
         "[" * 5000 + "]" * 5000,  # nesting beyond the parser
         "__import__('os').system('true')",
         "9" * 100000,  # beyond int's digit limit
+        "[" + "None, " * 100000 + "'x']",  # big: read through the JSON parser, not an AST
+        "{" + ", ".join(map(str, range(20000))) + "}",  # a big set: too long for the AST path
     ]
     body = {
         "language": "Python 3",

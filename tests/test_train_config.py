@@ -494,7 +494,7 @@ def test_epoch_schedules_become_steps(
         "--num_iterations", "2", "--max_completion_length", "4", "--output_dir", str(tmp_path / "out"),
     ]  # fmt: skip
     with pytest.raises(UserError, match="--eval_epochs needs"):
-        train_mod.prepare_training(parse_train_args([*common, "--eval_epochs", "1"]))
+        train_mod.prepare_training(parse_train_args([*common, "--eval_epochs", "1", "--eval_holdout", "0"]))
     run = train_mod.prepare_training(
         parse_train_args([*common, "--meta_data_test", data, "--eval_epochs", "0.5", "--save_epochs", "1"])
     )

@@ -186,6 +186,11 @@ def _title_from_task_id(task_id: str) -> str:
     return " ".join(w.capitalize() for w in task_id.split("-"))
 
 
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The raw rows of a local dataset file (jsonl, jsonl.gz, parquet), as they are."""
+    return list(_read_local(Path(path).expanduser()))
+
+
 def _read_rows(source: str, split: str) -> tuple[Iterable[dict[str, Any]], str]:
     if source == BUILTIN:
         text = resources.files("grpo4codegen.data.builtin").joinpath("problems.jsonl").read_text("utf-8")

@@ -6,15 +6,52 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..data.commands import add_dataset_args, problems_from_args
 from ..errors import UserError
+
+
+def _seed_inference_args(args: argparse.Namespace) -> None:
+    """The seed's inference.py flags onto ours: --model_name_or_path with --checkpoint_path/--checkpoint_step
+    (resolved like --load_from_pretrained: DIR/checkpoint-N, the latest one, or DIR itself)."""
+    from ..training.config import resolve_resume_checkpoint
+
+    if args.model_name_or_path and args.model and args.model_name_or_path != args.model:
+        raise UserError("--model and --model_name_or_path name different models: give one")
+    if args.checkpoint_step is not None and not args.checkpoint_path:
+        raise UserError("--checkpoint_step needs --checkpoint_path DIR")
+    base = args.model_name_or_path or args.model
+    if args.checkpoint_path:
+        directory = Path(args.checkpoint_path).expanduser()
+        try:
+            checkpoint = resolve_resume_checkpoint(str(directory), args.checkpoint_step)
+        except UserError as e:
+            saved = any((directory / f).is_file() for f in ("adapter_config.json", "config.json"))
+            if args.checkpoint_step is not None or not saved:
+                raise UserError(
+                    str(e)
+                    .replace("--load_from_pretrained_step", "--checkpoint_step")
+                    .replace("--load_from_pretrained", "--checkpoint_path")
+                ) from None
+            checkpoint = str(directory)  # a final model saved at the top of the output directory
+        args.model = checkpoint
+        if base and not args.base_model:
+            args.base_model = base  # the base of a LoRA checkpoint, as the seed loaded it
+        if not args.model_name:
+            args.model_name = checkpoint
+    elif base:
+        args.model = base
+    if args.device_ids:
+        first = args.device_ids.split(",")[0].strip()
+        args.device = f"cuda:{first}" if first else args.device
 
 
 def _generate(args: argparse.Namespace) -> int:
     from .backends import DatasetBackend, make_backend
     from .generate import GenerationSettings, run_generation
 
+    _seed_inference_args(args)
     settings = GenerationSettings(
         temperature=args.temperature,
         top_p=args.top_p,
@@ -31,7 +68,14 @@ def _generate(args: argparse.Namespace) -> int:
             )
         problems = answered
     stats = run_generation(
-        backend, problems, args.n, settings, args.output, dataset=args.dataset, progress=not args.no_progress
+        backend,
+        problems,
+        args.n,
+        settings,
+        args.output,
+        dataset=args.dataset,
+        progress=not args.no_progress,
+        extra_fields=seed_fields_of(args.dataset),
     )
     total = stats.existing + stats.written
     print(
@@ -116,19 +160,69 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def seed_fields_of(dataset: str | None) -> Any:
+    """For a file written by the seed's notebooks: a function giving each problem's own row fields
+    (prompt, preCodeSegment, postCodeSegment, unittests, question_id, ...), so that the output rows
+    are what the seed's score.py reads. None for any other dataset."""
+    from ..data.loader import BUILTIN, read_rows
+    from ..data.seed import is_seed_row
+
+    if not dataset or dataset == BUILTIN or not Path(dataset).expanduser().is_file():
+        return None
+    rows = read_rows(dataset)
+    if not rows or not all(isinstance(r, dict) and is_seed_row(r) for r in rows):
+        return None
+    by_id = {str(r.get("task_id")): r for r in rows}
+
+    def fields(problem: Any) -> dict[str, Any]:
+        row = by_id.get(problem.task_id, {})
+        return {k: v for k, v in row.items() if k not in ("completion", "response")}
+
+    return fields
+
+
 def _add_generate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="sample completions per problem (hf, vllm, openai, dataset)")
+    p = sub.add_parser(
+        "generate",
+        aliases=["inference"],
+        help="sample completions per problem (hf, vllm, openai, dataset); `inference` takes the seed's flags",
+        description="Sample completions per problem. The seed's inference.py flags work as they are: "
+        "--model_name_or_path M --checkpoint_path DIR --checkpoint_step N --input_file F --output_file O "
+        "--max_length N --torch_dtype bfloat16 (see docs/migrating.md).",
+    )
     add_dataset_args(p)
     p.add_argument("--backend", choices=["hf", "vllm", "openai", "dataset"], default="hf")
     p.add_argument(
         "--model", help="model dir, checkpoint (LoRA adapters applied), `tiny`, or endpoint model name"
     )
     p.add_argument("--model-name", help="name recorded in the rows (default: --model)")
-    p.add_argument("--output", "-o", required=True, help="generations .jsonl (appended to; reruns resume)")
+    p.add_argument(
+        "--output",
+        "-o",
+        "--output_file",
+        required=True,
+        help="generations .jsonl (appended to; reruns resume)",
+    )
     p.add_argument("--n", type=int, default=1, help="samples per problem")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--max-new-tokens", type=int, default=1024)
+    p.add_argument(
+        "--max-new-tokens",
+        "--max_length",
+        type=int,
+        default=1024,
+        help="tokens per completion (the seed's --max_length, which also counted the prompt)",
+    )
+    seed = p.add_argument_group("the seed's inference.py flags")
+    seed.add_argument("--model_name_or_path", help="base model (with --checkpoint_path: the LoRA base)")
+    seed.add_argument(
+        "--checkpoint_path", help="training output directory (its checkpoint-N) or a checkpoint"
+    )
+    seed.add_argument("--checkpoint_step", type=int, help="which checkpoint-N (default: the latest)")
+    seed.add_argument("--input_file", dest="dataset", default=argparse.SUPPRESS, help="same as --dataset")
+    seed.add_argument("--device_ids", help="GPU ids; the first one is used (cuda:ID)")
+    seed.add_argument("--lora_enable", help="ignored: a checkpoint with adapter_config.json is LoRA")
+    seed.add_argument("--use_special_tokens", help="ignored (the seed's reward-model token)")
     p.add_argument("--generation-seed", type=int, help="sampling seed (default: --seed)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     local = p.add_argument_group("hf / vllm")
@@ -136,7 +230,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     local.add_argument("--base-model", help="base model of a LoRA checkpoint (default: the one it records)")
     local.add_argument("--merge-lora", action="store_true", help="merge the adapter into the weights (hf)")
     local.add_argument("--batch-size", type=int, default=8, help="prompts per generate call")
-    local.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
+    local.add_argument("--dtype", "--torch_dtype", default="auto", help="auto, float32, bfloat16, float16")
     local.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 (hf)")
     remote = p.add_argument_group("openai")
     remote.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")

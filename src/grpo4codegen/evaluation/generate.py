@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -131,8 +131,12 @@ def run_generation(
     output: str | Path,
     dataset: str | None = None,
     progress: bool = True,
+    extra_fields: Callable[[Problem], dict[str, Any]] | None = None,
 ) -> GenerationStats:
-    """Generate the missing samples of `problems` into `output`; returns what happened."""
+    """Generate the missing samples of `problems` into `output`; returns what happened.
+
+    `extra_fields` adds each problem's own fields to its rows (ours win on a clash), and `response`
+    repeats the completion: the row shape the seed's score.py reads."""
     if n < 1:
         raise UserError("--n must be at least 1")
     output = Path(output)
@@ -157,7 +161,10 @@ def run_generation(
                     stats.failed += 1
                     stats.errors.append(f"{gen.request.problem.task_id}#{gen.request.sample}: {gen.error}")
                     continue
-                append_row(handle, _row(gen, info, recorded, dataset))
+                row = _row(gen, info, recorded, dataset)
+                if extra_fields is not None:
+                    row = {**extra_fields(gen.request.problem), **row, "response": gen.text}
+                append_row(handle, row)
                 stats.written += 1
         finally:
             bar.close()

@@ -10,6 +10,9 @@ Endpoints (JSON; a token, when set, is required as `Authorization: Bearer <token
   memory limit), plus the native `time_s`, `memory_mb`, `total_time_s`, `metrics`. Ignored:
   the other rlimits (`nofile`, `nproc`, `fsize`, ...: the sandbox always denies processes, network and
   writes), `block_network` (always blocked), compiler and interpreter options, `use_sanitizer`.
+  The seed's extended form (`input` a JSON object sent to stdin as one line of JSON, `output` typed
+  `{"type": "general" | "list_node" | "tree_node", "value"}`) is compared by type here, on the whole
+  stdout (see `execeval`); its entries leave out metrics that were not measured.
   Stdin-style tests: the program is compiled once, then run as `__main__` once per unit test in the
   sandbox with that test's `input` as stdin; its stdout is compared with the expected output up to
   trailing whitespace, numbers within 1e-5. Only `time_consumed` is measured for such tests (the memory
@@ -433,15 +436,15 @@ def create_app(settings: ServerSettings, problems: Sequence[Problem] | None = No
             raise ApiError(422, f"invalid request: limits: {e.errors()[0]['msg']}") from None
         limits = native.apply(service.limits)
         typed = is_typed(request.unittests)
-        cases: list[tuple[str, Any]] = []
-        for i, u in enumerate(request.unittests):
-            if typed:
-                try:
-                    cases.append(typed_case(i, u.input, u.output))
-                except ValueError as e:
-                    raise ApiError(422, f"invalid request: {e}") from None
-            else:
-                cases.append((str(u.input), u.output[0] if u.output else ""))
+        if typed:  # reading the expected values can take a while: not on the event loop
+            try:
+                cases = await asyncio.to_thread(
+                    lambda: [typed_case(i, u.input, u.output) for i, u in enumerate(request.unittests)]
+                )
+            except ValueError as e:
+                raise ApiError(422, f"invalid request: {e}") from None
+        else:
+            cases = [(str(u.input), u.output[0] if u.output else "") for u in request.unittests]
         [result] = await service.run([StdioSubmission(request.source_code, cases, limits)])
         if result.infra_error:
             raise ApiError(503, f"executor failure: {result.infra_error}", 1)

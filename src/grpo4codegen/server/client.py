@@ -71,6 +71,9 @@ class _Failure(Exception):
 class _Endpoint:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
+        for route in ("/api/execute_code", "/api/execute_batch"):  # the seed's URLs name the route
+            if self.url.endswith(route):
+                self.url = self.url[: -len(route)]
         self.healthy = True
         self.probe_at = 0.0  # when an unhealthy endpoint may be probed again
         self.in_flight = 0

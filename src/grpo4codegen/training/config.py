@@ -10,6 +10,7 @@ The epoch -> optimizer-step conversion mirrors trl 1.16's sampler and the Traine
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -56,8 +57,16 @@ class ModelArguments:
     dtype: Literal["auto", "bfloat16", "float16", "float32"] | None = field(
         default=None,
         metadata={
+            "aliases": ["--torch_dtype"],
             "help": "dtype the weights are loaded in (model_init_kwargs['dtype']); unset keeps TRL's float32 "
-            "master weights. bfloat16 halves memory for a frozen LoRA base."
+            "master weights. bfloat16 halves memory for a frozen LoRA base. The seed's --torch_dtype.",
+        },
+    )
+    freeze_llm: bool = field(
+        default=False,
+        metadata={
+            "help": "Without LoRA: train only the output head (lm_head), freezing the rest of the model, as the "
+            "seed's --freeze_llm did. With --lora_enable it is an error (LoRA already freezes the base)."
         },
     )
     lora_enable: bool = field(default=False, metadata={"help": "Train LoRA adapters instead of all weights."})
@@ -67,6 +76,33 @@ class ModelArguments:
     lora_target_modules: list[str] = field(
         default_factory=lambda: list(DEFAULT_LORA_TARGETS),
         metadata={"help": "Module names to adapt (space separated, or `all-linear`)."},
+    )
+    lora_namespan_exclude: str | None = field(
+        default=None,
+        metadata={
+            "help": "The seed's LoRA target selection: adapt every Linear and Embedding module whose name "
+            "contains none of these substrings (a Python/JSON list such as \"['score', 'embed_tokens']\", "
+            "or a comma list). Given (or --num_lora_modules), it replaces --lora_target_modules."
+        },
+    )
+    num_lora_modules: int | None = field(
+        default=None,
+        metadata={
+            "help": "With the seed's selection, adapt only the last N of those modules (-1: all of them)."
+        },
+    )
+    # flags of the seed's reward-model code: accepted so its train.sh runs, ignored with one warning line
+    output_dim: int | None = field(default=None, metadata={"help": "Ignored (seed reward-model head)."})
+    reward_token: str | None = field(default=None, metadata={"help": "Ignored (seed reward-model head)."})
+    use_special_tokens: bool | None = field(
+        default=None, metadata={"help": "Ignored (seed reward-model special token)."}
+    )
+    special_token_lr: float | None = field(
+        default=None, metadata={"help": "Ignored (seed reward-model special token)."}
+    )
+    save_full_model: bool | None = field(
+        default=None,
+        metadata={"help": "Ignored: the seed's switch between saving LoRA weights and the whole model."},
     )
     load_from_pretrained: str | None = field(
         default=None,
@@ -92,6 +128,60 @@ class ModelArguments:
             raise UserError("--lora_dropout must be in [0, 1)")
         if self.load_from_pretrained_step is not None and not self.load_from_pretrained:
             raise UserError("--load_from_pretrained_step needs --load_from_pretrained DIR")
+        if self.freeze_llm and self.lora_enable:
+            raise UserError(
+                "--freeze_llm with --lora_enable: LoRA already freezes the base model; drop one of them"
+            )
+        if self.num_lora_modules is not None and self.num_lora_modules == 0:
+            raise UserError("--num_lora_modules must be -1 (all) or a positive count")
+        self.lora_namespan_exclude = _exclude_list(self.lora_namespan_exclude)
+
+    @property
+    def seed_lora_selection(self) -> bool:
+        """Whether the seed's module selection (--lora_namespan_exclude / --num_lora_modules) applies."""
+        return self.lora_namespan_exclude is not None or self.num_lora_modules is not None
+
+    def ignored_seed_flags(self) -> list[str]:
+        """The seed's reward-model flags that were given (they have no meaning here)."""
+        names = ("output_dim", "reward_token", "use_special_tokens", "special_token_lr", "save_full_model")
+        return [f"--{n}" for n in names if getattr(self, n) is not None]
+
+
+def _exclude_list(value: Any) -> Any:
+    """--lora_namespan_exclude as a JSON text of a list of substrings (kept as text: a flag's type)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                items = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                raise UserError(f"--lora_namespan_exclude is not a list: {value!r}") from None
+        else:
+            items = [t for t in re.split(r"[,\s]+", text) if t]
+    else:
+        items = value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise UserError(f"--lora_namespan_exclude must be a list of strings, got {value!r}")
+    return json.dumps(list(items))
+
+
+def seed_lora_targets(module_names: Sequence[tuple[str, str]], model: ModelArguments) -> list[str]:
+    """The seed's LoRA targets from (module name, kind) pairs in model order, kind "linear",
+    "embedding" or "output_head": every such module whose name holds none of the excluded substrings,
+    the last --num_lora_modules of them when that is positive. The output head is never adapted: TRL
+    computes log-probabilities from its weight directly, so an adapter there would not train (and
+    TRL refuses it)."""
+    exclude = json.loads(model.lora_namespan_exclude) if model.lora_namespan_exclude else []
+    names = [
+        n for n, kind in module_names if n and kind != "output_head" and not any(x in n for x in exclude)
+    ]
+    if model.num_lora_modules is not None and model.num_lora_modules > 0:
+        names = names[-model.num_lora_modules :]
+    if not names:
+        raise UserError("--lora_namespan_exclude/--num_lora_modules leave no module to adapt")
+    return names
 
 
 @dataclass
@@ -134,6 +224,26 @@ class DataArguments:
             "so the order holds; every epoch repeats the same order."
         },
     )
+    max_samples: int | None = field(
+        default=None,
+        metadata={"help": "Use only the first N training problems in file order (the seed's --max_samples)."},
+    )
+    eval_holdout: float = field(
+        default=0.1,
+        metadata={
+            "help": "When evaluation is asked for (--eval_epochs or --eval_strategy) without --meta_data_test, "
+            "hold out this fraction of the training problems (at least one) as the eval set, as the seed "
+            "did. 0 makes a missing --meta_data_test an error."
+        },
+    )
+    max_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "Token budget of prompt plus completion (the seed's --max_length): completions are capped "
+            "at max_length - max_prompt_length; unset --max_prompt_length becomes max_length - "
+            "max_completion_length."
+        },
+    )
     max_prompt_length: int | None = field(
         default=1024,
         metadata={
@@ -161,7 +271,11 @@ class DataArguments:
     def __post_init__(self) -> None:
         if isinstance(self.difficulty, str):
             self.difficulty = [d for d in re.split(r"[,\s]+", self.difficulty) if d]
-        for name in ("sample", "sample_test", "max_prompt_length"):
+        if not 0.0 <= self.eval_holdout < 1.0:
+            raise UserError("--eval_holdout must be in [0, 1)")
+        if self.max_length is not None and self.max_length <= 0:
+            raise UserError("--max_length must be positive")
+        for name in ("sample", "sample_test", "max_prompt_length", "max_samples"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise UserError(f"--{name} must not be negative")
@@ -253,6 +367,8 @@ class TrainArguments:
     data: DataArguments
     reward: RewardArguments
     grpo: GRPOConfig
+    #: warnings found while parsing (logged when training starts, once logging is set up)
+    notices: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able snapshot written next to the checkpoints."""
@@ -295,6 +411,8 @@ def parse_train_args(argv: Sequence[str]) -> TrainArguments:
         path = Path(argv[index + 1])
         if not path.is_file():
             raise UserError(f"--config {path}: no such file")
+    argv, notices = resolve_deepspeed_flag(argv)
+    argv = _warmup_ratio_flag(argv)
     parser = make_parser()
     try:
         model, data, reward, grpo = parser.parse_args_and_config(argv)
@@ -305,7 +423,101 @@ def parse_train_args(argv: Sequence[str]) -> TrainArguments:
         if "bf16" in str(e):
             hint = " (on a machine without a bf16 GPU pass --bf16 false, or --use_cpu true)"
         raise UserError(f"invalid training options: {e}{hint}") from None
-    return TrainArguments(model=model, data=data, reward=reward, grpo=grpo)
+    ignored = model.ignored_seed_flags()
+    if ignored:
+        notices.append(
+            f"ignoring {', '.join(ignored)}: they configured the seed's reward-model head (output size, "
+            "reward token, special tokens and their learning rate, full-model saving), which GRPO here does "
+            "not have; checkpoints hold the LoRA adapters or the whole model per --lora_enable"
+        )
+    return TrainArguments(model=model, data=data, reward=reward, grpo=grpo, notices=notices)
+
+
+def _warmup_ratio_flag(argv: list[str]) -> list[str]:
+    """The seed's `--warmup_ratio R` (transformers 5 folded it into `--warmup_steps`, where a float
+    below 1 is the same ratio of the total steps)."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        name, _, inline = arg.partition("=")
+        if name != "--warmup_ratio":
+            continue
+        value = inline or (out[i + 1] if i + 1 < len(out) else "")
+        try:
+            ratio = float(value)
+        except ValueError:
+            raise UserError(f"--warmup_ratio {value!r} is not a number") from None
+        if not 0 <= ratio < 1:
+            raise UserError(f"--warmup_ratio {value} must be in [0, 1)")
+        if inline:
+            out[i] = f"--warmup_steps={ratio}"
+        else:
+            out[i] = "--warmup_steps"
+        break
+    return out
+
+
+#: where the shipped DeepSpeed configs live in a source checkout (the seed kept its own in ds_config/)
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"
+_SEED_DS_CONFIG = re.compile(r"(?:^|/)(?:deepspeed_)?zero([0-3])\.json$")
+
+
+def resolve_deepspeed_flag(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`--deepspeed FILE` made to work as the seed's train.sh passes it (`ds_config/zero0.json`).
+
+    A path that does not exist from the working directory but names a ZeRO stage (`zeroN.json`) is
+    replaced by this project's configs/deepspeed_zeroN.json. Without the deepspeed package, a ZeRO
+    stage 0 config (which shards nothing: plain data parallelism) is dropped with a warning, and any
+    other stage is an error saying what to install.
+    """
+    for i, arg in enumerate(argv):
+        if arg == "--deepspeed" and i + 1 < len(argv):
+            index, value = i + 1, argv[i + 1]
+            break
+        if arg.startswith("--deepspeed="):
+            index, value = i, arg.split("=", 1)[1]
+            break
+    else:
+        return argv, []
+    notices: list[str] = []
+    path = Path(value).expanduser()
+    if not value.lstrip().startswith("{") and not path.is_file():
+        match = _SEED_DS_CONFIG.search(value)
+        shipped = CONFIG_DIR / f"deepspeed_zero{match.group(1)}.json" if match else None
+        if shipped is None or not shipped.is_file():
+            raise UserError(
+                f"--deepspeed {value}: no such file (this project ships configs/deepspeed_zero0.json, "
+                "deepspeed_zero2.json and deepspeed_zero3.json)"
+            )
+        notices.append(f"--deepspeed {value}: not found here; using {shipped}")
+        path = shipped
+    try:
+        config = json.loads(value) if value.lstrip().startswith("{") else json.loads(path.read_text("utf-8"))
+        stage = int(config.get("zero_optimization", {}).get("stage", 0))
+    except (OSError, ValueError, TypeError, AttributeError) as e:
+        raise UserError(f"--deepspeed {value}: not a readable DeepSpeed JSON config ({e})") from None
+    from importlib.util import find_spec
+
+    argv = list(argv)
+    if find_spec("deepspeed") is None:
+        if stage != 0:
+            raise UserError(
+                f"--deepspeed {value} (ZeRO stage {stage}) needs the deepspeed package: pip install deepspeed"
+            )
+        if argv[index].startswith("--deepspeed="):
+            del argv[index]
+        else:
+            del argv[index - 1 : index + 1]
+        notices.append(
+            f"--deepspeed {value}: ZeRO stage 0 shards nothing and the deepspeed package is not installed, so "
+            "training runs without DeepSpeed (plain data parallelism under accelerate/torchrun: the same "
+            "optimizer and gradients)"
+        )
+        return argv, notices
+    if argv[index].startswith("--deepspeed="):
+        argv[index] = f"--deepspeed={path}"
+    else:
+        argv[index] = str(path)
+    return argv, notices
 
 
 def _bf16_available() -> bool:

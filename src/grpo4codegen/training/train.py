@@ -36,6 +36,7 @@ from .config import (
     parse_train_args,
     prompts_per_generation_batch,
     resolve_resume_checkpoint,
+    seed_lora_targets,
     steps_per_epoch,
 )
 from .dataset import build_prompt_dataset
@@ -115,6 +116,9 @@ def prepare_training(args: TrainArguments) -> PreparedRun:
     from trl import GRPOTrainer
 
     grpo = args.grpo
+    for notice in args.notices:
+        logger.warning(notice)
+    apply_max_length(args.data, grpo)
     resume_from = (
         resolve_resume_checkpoint(args.model.load_from_pretrained, args.model.load_from_pretrained_step)
         if args.model.load_from_pretrained
@@ -123,7 +127,7 @@ def prepare_training(args: TrainArguments) -> PreparedRun:
     model_path = resolve_model_path(args.model.model_name_or_path)
     tokenizer = load_tokenizer(model_path)
 
-    train_problems, eval_problems = load_train_eval_problems(args.data)
+    train_problems, eval_problems = load_train_eval_problems(args.data, wants_eval(args))
     train_set = build_prompt_dataset(
         train_problems, tokenizer, args.data.max_prompt_length, what="training"
     ).dataset
@@ -158,8 +162,10 @@ def prepare_training(args: TrainArguments) -> PreparedRun:
         eval_dataset=eval_set,
         processing_class=tokenizer,
         callbacks=[*callbacks, *([greedy_eval] if greedy_eval else [])] or None,
-        peft_config=lora_config(args.model) if args.model.lora_enable else None,
+        peft_config=lora_config(args.model, model_path) if args.model.lora_enable else None,
     )
+    if args.model.freeze_llm:
+        freeze_all_but_output_head(trainer.model)
     for callback in [*callbacks, greedy_eval]:
         if hasattr(callback, "attach"):  # callbacks that need the trainer (reward weights, eval model)
             callback.attach(trainer)
@@ -230,10 +236,63 @@ def load_tokenizer(model_path: str) -> Any:
     return tokenizer
 
 
-def load_train_eval_problems(data: DataArguments) -> tuple[list[Problem], list[Problem]]:
-    """Training problems (filtered, sampled, optionally curriculum-ordered) and eval problems."""
+def wants_eval(args: TrainArguments) -> bool:
+    """Whether evaluation was asked for (our greedy --eval_epochs, or TRL's --eval_strategy)."""
+    from transformers.trainer_utils import IntervalStrategy
+
+    return args.data.eval_epochs is not None or args.grpo.eval_strategy != IntervalStrategy.NO
+
+
+def apply_max_length(data: DataArguments, grpo: GRPOConfig) -> None:
+    """The seed's --max_length: one token budget for prompt plus completion."""
+    total = data.max_length
+    if total is None:
+        return
+    if data.max_prompt_length is None:
+        data.max_prompt_length = total - grpo.max_completion_length
+        if data.max_prompt_length <= 0:
+            raise UserError(
+                f"--max_length {total} leaves no room for prompts next to --max_completion_length "
+                f"{grpo.max_completion_length}"
+            )
+    elif data.max_prompt_length + grpo.max_completion_length > total:
+        completion = total - data.max_prompt_length
+        if completion <= 0:
+            raise UserError(f"--max_length {total} is not above --max_prompt_length {data.max_prompt_length}")
+        logger.info(
+            "--max_length %d: completions capped at %d tokens (was %d) next to prompts of up to %d",
+            total,
+            completion,
+            grpo.max_completion_length,
+            data.max_prompt_length,
+        )
+        grpo.max_completion_length = completion
+
+
+def load_train_eval_problems(
+    data: DataArguments, want_eval: bool = False
+) -> tuple[list[Problem], list[Problem]]:
+    """Training problems (filtered, sampled, optionally curriculum-ordered) and eval problems.
+
+    Asked for evaluation without --meta_data_test, --eval_holdout of the training problems (a
+    deterministic sample) become the eval set, as in the seed."""
+    loaded = load_problems(data.meta_data, split=data.meta_data_split)
+    if data.max_samples:
+        loaded = loaded[: data.max_samples]
+    held_out: list[Problem] = []
+    if want_eval and not data.meta_data_test and data.eval_holdout > 0 and len(loaded) > 1:
+        count = min(len(loaded) - 1, max(1, round(len(loaded) * data.eval_holdout)))
+        held_ids = {p.task_id for p in select_problems(loaded, sample=count, seed=data.sample_seed)}
+        held_out = [p for p in loaded if p.task_id in held_ids]
+        loaded = [p for p in loaded if p.task_id not in held_ids]
+        logger.info(
+            "evaluation without --meta_data_test: holding out %d of %d training problems (--eval_holdout %s)",
+            len(held_out),
+            len(held_out) + len(loaded),
+            data.eval_holdout,
+        )
     train = select_problems(
-        load_problems(data.meta_data, split=data.meta_data_split),
+        loaded,
         difficulties=data.difficulty,
         sample=data.sample,
         seed=data.sample_seed,
@@ -241,7 +300,7 @@ def load_train_eval_problems(data: DataArguments) -> tuple[list[Problem], list[P
     )
     if not train:
         raise UserError(f"no training problems left in {data.meta_data} after filtering")
-    evals: list[Problem] = []
+    evals: list[Problem] = select_problems(held_out, difficulties=data.difficulty, sample=data.sample_test)
     if data.meta_data_test:
         evals = select_problems(
             load_problems(data.meta_data_test, split=data.meta_data_test_split),
@@ -279,12 +338,16 @@ def configure_schedule(grpo: GRPOConfig, data: DataArguments, num_prompts: int, 
     eval_steps = None
     if data.eval_epochs is not None:
         if not has_eval:
-            raise UserError("--eval_epochs needs evaluation problems: pass --meta_data_test")
+            raise UserError(
+                "--eval_epochs needs evaluation problems: pass --meta_data_test (or --eval_holdout > 0)"
+            )
         eval_steps = epochs_to_steps(data.eval_epochs, num_prompts, grpo)
         logger.info("greedy evaluation every %d steps (%s epochs)", eval_steps, data.eval_epochs)
     if grpo.eval_strategy != IntervalStrategy.NO:
         if not has_eval:
-            raise UserError(f"eval_strategy={grpo.eval_strategy.value} needs --meta_data_test")
+            raise UserError(
+                f"eval_strategy={grpo.eval_strategy.value} needs --meta_data_test (or --eval_holdout > 0)"
+            )
         generations = grpo.num_generations_eval or grpo.num_generations
         if (grpo.per_device_eval_batch_size * grpo.world_size) % generations:
             raise UserError(
@@ -369,13 +432,20 @@ def configure_model_init(grpo: GRPOConfig, model: ModelArguments) -> None:
     grpo.model_init_kwargs = kwargs or None
 
 
-def lora_config(model: ModelArguments) -> LoraConfig:
-    """peft LoraConfig for a causal LM from the --lora_* flags."""
+def lora_config(model: ModelArguments, model_path: str | None = None) -> LoraConfig:
+    """peft LoraConfig for a causal LM from the --lora_* flags (the seed's selection needs the model)."""
     from peft import LoraConfig
 
     targets: str | list[str] = model.lora_target_modules
     if targets == ["all-linear"]:
         targets = "all-linear"
+    if model.seed_lora_selection:
+        if model_path is None:
+            raise UserError("--lora_namespan_exclude/--num_lora_modules need the model to list its modules")
+        targets = seed_lora_targets(adaptable_modules(model_path), model)
+        logger.info(
+            "LoRA on %d modules chosen the seed's way (%s ... %s)", len(targets), targets[0], targets[-1]
+        )
     return LoraConfig(
         r=model.lora_r,
         lora_alpha=model.lora_alpha,
@@ -384,6 +454,40 @@ def lora_config(model: ModelArguments) -> LoraConfig:
         bias="none",
         task_type="CAUSAL_LM",
     )
+
+
+def adaptable_modules(model_path: str) -> list[tuple[str, str]]:
+    """(name, kind) of every Linear and Embedding module of the model, in order, from a weightless copy
+    built on the meta device (nothing is loaded); kind is "linear", "embedding" or "output_head"."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(model_path)
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(config)
+    head = skeleton.get_output_embeddings()
+    out = []
+    for name, module in skeleton.named_modules():
+        if module is head:
+            out.append((name, "output_head"))
+        elif isinstance(module, torch.nn.Linear):
+            out.append((name, "linear"))
+        elif isinstance(module, torch.nn.Embedding):
+            out.append((name, "embedding"))
+    return out
+
+
+def freeze_all_but_output_head(model: Any) -> None:
+    """--freeze_llm without LoRA: only the output head (lm_head) keeps training, as in the seed."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    head = model.get_output_embeddings()
+    if head is None:
+        raise UserError("--freeze_llm: the model has no output head to train")
+    for parameter in head.parameters():
+        parameter.requires_grad_(True)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    logger.info("--freeze_llm: training only the output head (%d parameters)", trainable)
 
 
 def _write_args(args: TrainArguments) -> None:
