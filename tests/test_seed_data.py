@@ -92,6 +92,7 @@ def test_broken_rows_keep_their_reasons(tmp_path):
     assert len(problem.tests) == 1 and len(problem.unparsed_tests) == 4
     reasons = " | ".join(u.reason for u in problem.unparsed_tests)
     assert "graph" in reasons and "keyword arguments" in reasons and "non-empty" in reasons
+    assert "input is not JSON" in reasons
     # the notebook writes None where no input parsed: the problem loads, without tests, with a reason
     row["unittests"] = None
     empty = problem_from_row(row)

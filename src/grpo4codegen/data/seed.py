@@ -196,7 +196,10 @@ def tests_from_unittests(unittests: list[Any], sig: Signature) -> tuple[list[Tes
                 raise ValueError("not an object")
             kwargs = unit.get("input")
             if isinstance(kwargs, str):
-                kwargs = json.loads(kwargs)
+                try:
+                    kwargs = json.loads(kwargs)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"input is not JSON ({e.msg} at character {e.pos})") from None
             if not isinstance(kwargs, dict):
                 raise ValueError("input is not a JSON object of keyword arguments")
             outputs = unit.get("output")

@@ -326,6 +326,11 @@ def _parse(url: str, response: httpx.Response, expected: int) -> list[ExecutionR
     retry_after = _seconds(response.headers.get("retry-after"))
     if status == 404 and isinstance(body, dict) and body.get("unknown_task_ids"):
         raise _Failure(text, retryable=False, unknown_tasks=True)
+    if status in (404, 405):  # no batch route: likely the seed's ExecEval container, not `serve`
+        text += (
+            " (no /api/execute_batch there: is it `grpo4codegen serve`? The seed's ExecEval container "
+            "only has /api/execute_code; run `grpo4codegen serve` in its place, see docs/migrating.md)"
+        )
     if status == 413:
         raise _Failure(text, retryable=False, too_large=True)
     if status == 429:
