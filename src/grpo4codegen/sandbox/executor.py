@@ -496,7 +496,7 @@ def stdio_matches(actual: Any, expected: str) -> bool:
         if x == y:
             continue
         if _INTEGER.fullmatch(x) and _INTEGER.fullmatch(y):
-            if int(x) != int(y):  # (both under 4300 digits: _INTEGER bounds them)
+            if _integer_key(x) != _integer_key(y):
                 return False
             continue
         try:
@@ -507,7 +507,13 @@ def stdio_matches(actual: Any, expected: str) -> bool:
     return True
 
 
-_INTEGER = re.compile(r"[+-]?[0-9]{1,4000}")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _integer_key(token: str) -> tuple[bool, str]:
+    """An integer token's value, as text (no digit limit): sign and digits without leading zeros."""
+    digits = token.lstrip("+-").lstrip("0") or "0"
+    return token.startswith("-") and digits != "0", digits
 
 
 _default: Executor | None = None
