@@ -247,7 +247,8 @@ def test_kernel_figures_cover_the_timed_run_only(executor):
     # slow only while traced: the traced runs happen in another child and never reach the timed figures
     traced_only = (
         "import tracemalloc\nclass Solution:\n    def work(self, n):\n"
-        f"        if tracemalloc.is_tracing():\n    {busy.replace(chr(10) + '  ', chr(10) + '      ')}"
+        "        if tracemalloc.is_tracing():\n            s = 0\n"
+        "            for i in range(100_000):\n                s += i\n"
         "        return n\n"
     )
     limits = Limits(metrics=("time", "memory"))

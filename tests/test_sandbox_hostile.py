@@ -108,7 +108,9 @@ def test_huge_output_is_contained(executor, add_problem):
     printing = solution("for _ in range(200):\n    print('x' * 100000)\nreturn a + b\n")
     assert outcomes(executor.run(add_problem, printing, FAST)) == ["PASSED"] * 3  # stdout goes nowhere
     huge_result = solution("return 'x' * (50 * 1024 * 1024)\n")
-    r = executor.run(add_problem, huge_result, FAST)
+    r = executor.run(
+        add_problem, huge_result, Limits(time_s=10.0, total_time_s=30.0, memory_mb=512)
+    )  # (slow under load)
     assert outcomes(r)[0] == "RUNTIME_ERROR" and "output limit" in r.tests[0].error
 
 

@@ -37,11 +37,13 @@ SETUP_ALLOWANCE_S = 5.0  # loading the solution (imports, module-level code) on 
 FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit
 #: while the solution loads (no message marks its end), the worker looks at the progress page this often
 LOADING_POLL_S = 0.05
-#: the traced (memory/steps) run of a test may take this many times the per-test limit: tracemalloc
-#: slows allocation-heavy code a lot. It does not count against the submission's total time, but all
-#: traced runs of a submission together get at most this many times its total time. If one overruns,
-#: the test keeps its verdict and only loses those metrics.
+#: the traced (memory/steps) run of a test may take this many times its timed call (plus TRACE_MIN_S),
+#: and at most this many times the per-test limit: tracemalloc slows allocation-heavy code a lot. It
+#: does not count against the submission's total time, but all traced runs of a submission together
+#: get at most this many times its total time. If one overruns, the test keeps its verdict and only
+#: loses those metrics, and no further test of the submission is traced.
 TRACE_BUDGET_FACTOR = 20
+TRACE_MIN_S = 1.0
 RECORD_SLACK = 4096  # a record may exceed the output cap by this much (error texts, metrics)
 _BLANK_PAGE = bytes(protocol.mmap.PAGESIZE)
 
@@ -91,6 +93,7 @@ class Worker:
         self._cpu, self._memory, self._instructions, self._wall = 0.0, 0, 0, 0.0  # kernel figures
         self._measured = self._counted = False
         self._discarded = 0  # traced tests whose figures were lost or discarded
+        self._results: list[Any] = []
         self._rerun_granted = False
         self._pending: list[str] = []  # work directories to remove after the reply
         counter, why = open_counter()
@@ -130,6 +133,7 @@ class Worker:
         ended, so that neither tracing nor anything the traced child does reaches the timed figures."""
         n = len(job["tests"])
         results: list[Any] = [None] * n  # per test: a dict, or (metrics dict, value payload)
+        self._results = results
         preamble = self.preamble(job.get("preamble", "")) if job["mode"] == "call" else None
         self._deadline = time.monotonic() + job["total_time_s"]
         self._rerun_granted = False
@@ -281,21 +285,29 @@ class Worker:
             return None
         test, phase, started = st.page
         per_test = job["time_s"] + FRAME_SLACK_S
-        if not st.begun:  # our setup and the compilation: not the candidate's time
-            if phase == protocol.PHASE_SETUP:
+        total = self._trace_deadline if st.traced else self._deadline
+        if not st.begun:
+            if phase == protocol.PHASE_SETUP:  # our own code: not the candidate's time
                 return st.forked_at + SETUP_ALLOWANCE_S
-            return started + SETUP_ALLOWANCE_S
+            return min(started + SETUP_ALLOWANCE_S, total)  # compiling the candidate's source
         if phase == protocol.PHASE_LOADING:
             deadline = started + SETUP_ALLOWANCE_S + per_test
         elif phase < protocol.PHASE_LOADING:  # BEGIN came, the page did not move on yet
             deadline = st.begun_at + SETUP_ALLOWANCE_S + per_test
         elif st.pending(test) and st.traced:
-            deadline = started + job["time_s"] * TRACE_BUDGET_FACTOR + FRAME_SLACK_S
+            deadline = started + self._trace_allowance(job, results_time(self._results[test])) + FRAME_SLACK_S
         elif st.pending(test):
             deadline = started + per_test
         else:  # between tests: the page still shows one already reported
             deadline = st.heard_at + per_test
-        return min(deadline, self._trace_deadline if st.traced else self._deadline)
+        return min(deadline, total)
+
+    @staticmethod
+    def _trace_allowance(job: dict[str, Any], claimed: float) -> float:
+        """How long one traced run may take: TRACE_BUDGET_FACTOR times the timed call (as the child
+        claimed it: a claim too low only costs the candidate its own traced figures) plus a second,
+        and never more than that factor times the per-test limit."""
+        return min(job["time_s"], claimed + TRACE_MIN_S / TRACE_BUDGET_FACTOR) * TRACE_BUDGET_FACTOR
 
     def _collect(self, job: dict[str, Any], fd: int, st: _ChildState, results: list) -> list[int]:
         buf = bytearray()
@@ -439,24 +451,24 @@ class Worker:
             return st.position[test]
         return st.next
 
-    def _not_begun(self, st: _ChildState, results: list, why: str) -> list[int]:
+    def _not_begun(self, st: _ChildState, results: list, why: str, outcome: str) -> list[int]:
         """The child died or hung before BEGIN: in our setup (an infrastructure failure) or while
         compiling the candidate's source (the candidate's)."""
         if st.page[1] != protocol.PHASE_COMPILE:
             raise SandboxSetupError(f"the sandboxed child {why} during setup")
         if not st.traced:
-            _fail(results, st.order[st.next :], "COMPILATION_ERROR", f"compiling the solution {why}")
+            _fail(results, st.order[st.next :], outcome, f"compiling the solution {why}")
         return []
 
     def _after_timeout(self, job: dict[str, Any], st: _ChildState, results: list) -> list[int]:
         if not st.begun:
-            return self._not_begun(st, results, "timed out")
+            return self._not_begun(st, results, "took too long", "TIME_LIMIT_EXCEEDED")
         if st.next >= len(st.order):
             return []
         at = self._running(st)
-        if st.traced:  # only the metrics run overran: the verdict stands
-            self._discarded += 1
-            return st.order[max(at, st.next) + 1 :]
+        if st.traced:  # only the metrics run overran: the verdict stands; no further test is traced
+            self._discarded += len(st.order) - st.next
+            return []
         calling = st.page[1] == protocol.PHASE_CALL
         reason = "time limit exceeded" if calling else "time limit exceeded while loading the solution"
         _fail(results, st.order[at:], "TIME_LIMIT_EXCEEDED", reason)
@@ -464,7 +476,7 @@ class Worker:
 
     def _after_death(self, status: int, st: _ChildState, results: list) -> list[int]:
         if not st.begun:
-            return self._not_begun(st, results, f"died ({_death(status)[1]})")
+            return self._not_begun(st, results, f"failed ({_death(status)[1]})", "COMPILATION_ERROR")
         if st.next >= len(st.order):
             return []
         at = self._running(st)
@@ -517,6 +529,14 @@ def _kill(st: _ChildState) -> None:
         _, st.status, st.rusage = os.wait4(st.pid, 0)
     except ChildProcessError:
         pass
+
+
+def results_time(entry: Any) -> float:
+    """The time a test's timed call claimed (0 where there is none or it is not a finite number)."""
+    if not isinstance(entry, tuple) or len(entry[1]) < protocol.VALUE_HEAD.size:
+        return 0.0
+    seconds = protocol.VALUE_HEAD.unpack_from(entry[1])[0]
+    return seconds if 0.0 <= seconds < 1e6 else 0.0
 
 
 def job_seconds_bound(time_s: float, total_time_s: float, traced: bool) -> float:
