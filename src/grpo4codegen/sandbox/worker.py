@@ -59,7 +59,9 @@ class _ChildState:
         self.pid = pid
         self.reaped = False  # once reaped, its pid may be reused: never signal it again
         self.status = 0
-        self.rusage: Any = None
+        self.finished = False  # it sent DONE (or SETUP): it now waits to be killed
+        self.cpu: float | None = None  # the kernel's figures: CPU seconds, peak RSS (KiB)
+        self.maxrss = 0
         self.order = order
         self.position = {test: k for k, test in enumerate(order)}
         self.next = 0  # position in `order` of the next test whose result record is due
@@ -96,6 +98,7 @@ class Worker:
         self._results: list[Any] = []
         self._rerun_granted = False
         self._pending: list[str] = []  # work directories to remove after the reply
+        self._alive: list[_ChildState] = []  # finished children, measured, to kill after the reply
         counter, why = open_counter()
         self.instructions = "available" if counter else why
         if counter:
@@ -208,6 +211,8 @@ class Worker:
                     harness.run_call_tests(job, order, out, preamble)
                 else:
                     harness.run_stdio_tests(job, order, out)
+                while True:  # the worker reads our figures from the kernel, then kills us
+                    signal.pause()
             finally:
                 os._exit(0)
         os.close(w)
@@ -219,7 +224,10 @@ class Worker:
             return self._collect(job, r, st, results)
         finally:
             os.close(r)
-            _kill(st)
+            if st.finished and _measure_alive(st):  # the usual end: killed after the reply is sent
+                self._alive.append(st)
+            else:
+                _kill(st)
             self._account(st, counter)
             self._pending.append(workdir)
 
@@ -235,21 +243,23 @@ class Worker:
         if st.traced:
             return
         self._wall += time.monotonic() - st.forked_at
-        if not st.begun or st.rusage is None:  # the candidate's code never ran in it
+        if not st.begun or st.cpu is None:  # the candidate's code never ran in it
             return
-        cpu = st.rusage.ru_utime + st.rusage.ru_stime - st.setup_cpu
-        self._cpu += max(cpu, 0.0)
-        self._memory = max(self._memory, max(st.rusage.ru_maxrss - st.setup_maxrss, 0) << 10)
+        self._cpu += max(st.cpu - st.setup_cpu, 0.0)
+        self._memory = max(self._memory, max(st.maxrss - st.setup_maxrss, 0) << 10)
         self._measured = True
 
     def _remove_workdirs(self) -> None:
+        for st in self._alive:
+            _kill(st)
+        self._alive.clear()
         for workdir in self._pending:
             _remove_tree(workdir)
         self._pending.clear()
 
     def cleanup(self) -> None:
-        """Remove the children's work directories: done after the reply is sent (children are
-        killed and reaped before it, since the kernel's figures go into it)."""
+        """Kill and reap the children that finished normally, remove their work directories: done
+        after the reply is sent (their kernel figures were read before it, while they waited)."""
         self._remove_workdirs()
 
     def _observe(self, st: _ChildState) -> bool:
@@ -390,6 +400,7 @@ class Worker:
                             outcome = outcome if outcome in _SETUP_OUTCOMES else "RUNTIME_ERROR"
                             for k in order[st.next :]:  # the solution never compiled: every test fails alike
                                 results[k] = {"o": outcome, "e": str(failure.get("e", ""))[:300]}
+                        st.finished = True
                         return []
                     else:
                         raise SandboxSetupError("the child broke the protocol before the solution ran")
@@ -408,6 +419,7 @@ class Worker:
                     self._traced_figures(results[test], _json_dict(payload))
                     st.next += 1
                 elif kind == protocol.DONE:
+                    st.finished = True
                     if st.traced:
                         self._discarded += len(order) - st.next
                         return []
@@ -526,9 +538,26 @@ def _kill(st: _ChildState) -> None:
         except ProcessLookupError:
             pass
     try:
-        _, st.status, st.rusage = os.wait4(st.pid, 0)
+        _, st.status, rusage = os.wait4(st.pid, 0)
     except ChildProcessError:
-        pass
+        return
+    if st.cpu is None:  # (not measured already while it waited)
+        st.cpu, st.maxrss = rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss
+
+
+def _measure_alive(st: _ChildState) -> bool:
+    """Read a child's CPU time (its process CPU clock) and peak RSS (/proc) while it is still alive,
+    so that it need not be reaped before the reply. False where that fails (it already exited)."""
+    try:
+        cpu = time.clock_gettime(((~st.pid) << 3) | 2)  # the kernel's CPUCLOCK_SCHED clock of `pid`
+        with open(f"/proc/{st.pid}/status", "rb") as f:
+            text = f.read()
+        start = text.index(b"VmHWM:") + 6
+        maxrss = int(text[start : text.index(b"kB", start)])
+    except (OSError, ValueError):
+        return False
+    st.cpu, st.maxrss = cpu, maxrss
+    return True
 
 
 def results_time(entry: Any) -> float:
