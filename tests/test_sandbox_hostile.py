@@ -76,7 +76,9 @@ def test_memory_bomb_is_memory_limit_exceeded(executor, add_problem):
 
 def test_growing_memory_is_memory_limit_exceeded(executor, add_problem):
     code = solution("x = []\nwhile True:\n    x.append([0] * 100000)\n")
-    r = executor.run(add_problem, code, FAST)
+    r = executor.run(
+        add_problem, code, Limits(time_s=10.0, total_time_s=30.0, memory_mb=256)
+    )  # (slow under load)
     assert outcomes(r)[0] == "MEMORY_LIMIT_EXCEEDED"
 
 
