@@ -272,9 +272,10 @@ class Worker:
         if raw is None or raw == st.page:
             return True
         test, phase, started = raw
-        if not st.begun:  # only our code has run in the child: the page is ours
-            st.page, st.rank = raw, (phase, -1)
-            return True
+        if not st.begun:  # before BEGIN only our code writes the page: SETUP, then COMPILE
+            if phase == protocol.PHASE_COMPILE and test == -1 and st.page[2] <= started <= now:
+                st.page, st.rank = raw, (phase, -1)
+            return True  # anything else was written after a BEGIN not read yet: judged once it is
         if phase in (protocol.PHASE_COMPILE, protocol.PHASE_LOADING) and test == -1:
             rank = (phase, -1)  # (COMPILE: written before BEGIN, read only now)
         elif phase == (protocol.PHASE_TRACED if st.traced else protocol.PHASE_CALL) and test in st.position:
@@ -361,7 +362,7 @@ class Worker:
             return finished
         why = "the solution tampered with the sandbox's progress page"
         if st.traced:
-            self._discarded += 1
+            self._discarded += len(st.order) - st.next
             return []
         _fail(results, st.order[st.next :], "RUNTIME_ERROR", why)
         return []
@@ -394,7 +395,9 @@ class Worker:
                     elif kind == protocol.INFRA:
                         raise SandboxSetupError(str(_json_dict(payload).get("e", "")))
                     elif kind == protocol.SETUP:
-                        if not st.traced:
+                        if st.traced:
+                            self._discarded += len(order) - st.next
+                        else:
                             failure = _json_dict(payload)
                             outcome = failure.get("o")
                             outcome = outcome if outcome in _SETUP_OUTCOMES else "RUNTIME_ERROR"
