@@ -553,8 +553,11 @@ def _measure_alive(st: _ChildState) -> bool:
     so that it need not be reaped before the reply. False where that fails (it already exited)."""
     try:
         cpu = time.clock_gettime(((~st.pid) << 3) | 2)  # the kernel's CPUCLOCK_SCHED clock of `pid`
-        with open(f"/proc/{st.pid}/status", "rb") as f:
-            text = f.read()
+        fd = os.open(f"/proc/{st.pid}/status", os.O_RDONLY)
+        try:
+            text = os.read(fd, 16384)
+        finally:
+            os.close(fd)
         start = text.index(b"VmHWM:") + 6
         maxrss = int(text[start : text.index(b"kB", start)])
     except (OSError, ValueError):
