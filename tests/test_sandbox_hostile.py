@@ -398,7 +398,7 @@ def find_page() -> str:
     return """
 import gc, mmap, struct, time
 from grpo4codegen.sandbox import protocol
-PAGE = next(o for o in gc.get_objects() if isinstance(o, mmap.mmap))
+PAGE = next(o for o in gc.get_objects() if type(o).__name__ == "RecordWriter").page
 def write_page(test, phase, started, check=None):
     if check is None:
         check = protocol._check(test, phase, started)
@@ -409,7 +409,7 @@ def write_page(test, phase, started, check=None):
 PAGE_ATTACKS = {
     "backwards": "write_page(-1, protocol.PHASE_LOADING, time.monotonic())",
     "future": "write_page(a if a > 0 else 0, protocol.PHASE_CALL, time.monotonic() + 1000)",
-    "rewritten_start": "write_page(1, protocol.PHASE_CALL, time.monotonic() + 0.5)",
+    "rewritten_start": "write_page(0, protocol.PHASE_CALL, time.monotonic())",
     "nan": "write_page(1, protocol.PHASE_CALL, float('nan'), 12345)",
     "inf": "write_page(1, protocol.PHASE_CALL, float('inf'), 12345)",
     "out_of_order": "write_page(99, protocol.PHASE_CALL, time.monotonic())",
@@ -422,11 +422,30 @@ def test_forging_the_progress_page(executor, add_problem, attack):
     """The page is the candidate's claim after BEGIN: moving it backwards, into the future, out of the
     test order, to NaN or garbage fails the candidate's test (or lets it time out); it never crashes
     the worker, never turns into an infrastructure failure, never extends the limits."""
-    code = solution(PAGE_ATTACKS[attack] + "\nwhile True:\n    pass\n", find_page())
+    # (after a moment: the worker has seen the first test start; see the next test for the other case)
+    code = solution("time.sleep(0.2)\n" + PAGE_ATTACKS[attack] + "\nwhile True:\n    pass\n", find_page())
     r = executor.run(add_problem, code, Limits(time_s=0.5, total_time_s=5.0, memory_mb=256))
     assert r.ok, r.infra_error
-    assert "PASSED" not in outcomes(r)
-    assert r.wall_time < 3.5  # one test's limit and the rerun allowance at most, never the total
+    if attack in ("nan", "inf", "garbage"):  # unreadable: the page did not move, so the test times out
+        assert outcomes(r) == ["TIME_LIMIT_EXCEEDED"] * 3
+    else:
+        assert outcomes(r) == ["RUNTIME_ERROR"] * 3 and "progress page" in r.tests[0].error
+    assert r.wall_time < 3.5  # one test's limit at most, never the total
+
+
+@pytest.mark.parametrize("attack", ["backwards", "garbage"])
+def test_forging_the_progress_page_before_the_first_test_is_seen(executor, add_problem, attack):
+    """Before the worker has seen a first test start, "still loading" cannot be told from a forged
+    page: the first test then has the loading allowance (which module-level code may use anyway),
+    measured by the worker's clock from BEGIN, never the submission's total."""
+    from grpo4codegen.sandbox.worker import FRAME_SLACK_S, SETUP_ALLOWANCE_S
+
+    code = solution(PAGE_ATTACKS[attack] + "\nwhile True:\n    pass\n", find_page())
+    r = executor.run(add_problem, code, Limits(time_s=0.5, total_time_s=30.0, memory_mb=256))
+    assert r.ok and "PASSED" not in outcomes(r)
+    # (tampering is caught if the worker happened to read the page in between; else the test times out)
+    assert outcomes(r) == ["TIME_LIMIT_EXCEEDED"] * 3 or "progress page" in r.tests[0].error
+    assert r.wall_time < SETUP_ALLOWANCE_S + 0.5 + FRAME_SLACK_S + 1.5
 
 
 def test_moving_the_progress_page_forward_cannot_outlast_the_total(executor):

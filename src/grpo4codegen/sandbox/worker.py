@@ -301,9 +301,7 @@ class Worker:
             if phase == protocol.PHASE_SETUP:  # our own code: not the candidate's time
                 return st.forked_at + SETUP_ALLOWANCE_S
             return min(started + SETUP_ALLOWANCE_S, total)  # compiling the candidate's source
-        if phase == protocol.PHASE_LOADING:
-            deadline = started + SETUP_ALLOWANCE_S + per_test
-        elif phase < protocol.PHASE_LOADING:  # BEGIN came, the page did not move on yet
+        if phase <= protocol.PHASE_LOADING:  # loading, by the worker's clock (a claimed start could be late)
             deadline = st.begun_at + SETUP_ALLOWANCE_S + per_test
         elif st.pending(test) and st.traced:
             deadline = started + self._trace_allowance(job, results_time(self._results[test])) + FRAME_SLACK_S
