@@ -37,13 +37,12 @@ SETUP_ALLOWANCE_S = 5.0  # loading the solution (imports, module-level code) on 
 FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit
 #: while the solution loads (no message marks its end), the worker looks at the progress page this often
 LOADING_POLL_S = 0.05
-#: the traced (memory/steps) run of a test may take this many times its timed call (plus TRACE_MIN_S),
-#: and at most this many times the per-test limit: tracemalloc slows allocation-heavy code a lot. It
-#: does not count against the submission's total time, but all traced runs of a submission together
-#: get at most this many times its total time. If one overruns, the test keeps its verdict and only
-#: loses those metrics, and no further test of the submission is traced.
+#: the traced (memory/steps) run of a test may take this many times the per-test limit: tracemalloc
+#: slows allocation-heavy code a lot (10-20x under load). It does not count against the submission's
+#: total time, but all traced runs of a submission together get at most this many times its total
+#: time. If one overruns, the test keeps its verdict and only loses those metrics, and no further test
+#: of the submission is traced (which bounds what a candidate that spins only when traced costs).
 TRACE_BUDGET_FACTOR = 20
-TRACE_MIN_S = 1.0
 RECORD_SLACK = 4096  # a record may exceed the output cap by this much (error texts, metrics)
 _BLANK_PAGE = bytes(protocol.mmap.PAGESIZE)
 
@@ -95,7 +94,6 @@ class Worker:
         self._cpu, self._memory, self._instructions, self._wall = 0.0, 0, 0, 0.0  # kernel figures
         self._measured = self._counted = False
         self._discarded = 0  # traced tests whose figures were lost or discarded
-        self._results: list[Any] = []
         self._rerun_granted = False
         self._pending: list[str] = []  # work directories to remove after the reply
         self._alive: list[_ChildState] = []  # finished children, measured, to kill after the reply
@@ -136,7 +134,6 @@ class Worker:
         ended, so that neither tracing nor anything the traced child does reaches the timed figures."""
         n = len(job["tests"])
         results: list[Any] = [None] * n  # per test: a dict, or (metrics dict, value payload)
-        self._results = results
         preamble = self.preamble(job.get("preamble", "")) if job["mode"] == "call" else None
         self._deadline = time.monotonic() + job["total_time_s"]
         self._rerun_granted = False
@@ -304,19 +301,12 @@ class Worker:
         if phase <= protocol.PHASE_LOADING:  # loading, by the worker's clock (a claimed start could be late)
             deadline = st.begun_at + SETUP_ALLOWANCE_S + per_test
         elif st.pending(test) and st.traced:
-            deadline = started + self._trace_allowance(job, results_time(self._results[test])) + FRAME_SLACK_S
+            deadline = started + job["time_s"] * TRACE_BUDGET_FACTOR + FRAME_SLACK_S
         elif st.pending(test):
             deadline = started + per_test
         else:  # between tests: the page still shows one already reported
             deadline = st.heard_at + per_test
         return min(deadline, total)
-
-    @staticmethod
-    def _trace_allowance(job: dict[str, Any], claimed: float) -> float:
-        """How long one traced run may take: TRACE_BUDGET_FACTOR times the timed call (as the child
-        claimed it: a claim too low only costs the candidate its own traced figures) plus a second,
-        and never more than that factor times the per-test limit."""
-        return min(job["time_s"], claimed + TRACE_MIN_S / TRACE_BUDGET_FACTOR) * TRACE_BUDGET_FACTOR
 
     def _collect(self, job: dict[str, Any], fd: int, st: _ChildState, results: list) -> list[int]:
         buf = bytearray()
@@ -562,14 +552,6 @@ def _measure_alive(st: _ChildState) -> bool:
         return False
     st.cpu, st.maxrss = cpu, maxrss
     return True
-
-
-def results_time(entry: Any) -> float:
-    """The time a test's timed call claimed (0 where there is none or it is not a finite number)."""
-    if not isinstance(entry, tuple) or len(entry[1]) < protocol.VALUE_HEAD.size:
-        return 0.0
-    seconds = protocol.VALUE_HEAD.unpack_from(entry[1])[0]
-    return seconds if 0.0 <= seconds < 1e6 else 0.0
 
 
 def job_seconds_bound(time_s: float, total_time_s: float, traced: bool) -> float:
