@@ -526,7 +526,7 @@ def _kill(st: _ChildState) -> None:
     for target in (-st.pid, st.pid):
         try:
             os.kill(target, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):  # gone already (or a group member left it)
             pass
     try:
         _, st.status, rusage = os.wait4(st.pid, 0)
