@@ -152,10 +152,11 @@ def test_metrics_are_measured_and_deterministic(executor):
 def test_instruction_counter_degrades_honestly(executor, add_problem):
     r = executor.run(add_problem, ADD_REFERENCE, ALL_METRICS)
     layers = executor.layers()
+    assert all(t.cpu_instruction_count is None for t in r.tests)  # never counted inside the child
     if layers["instructions_counter"] == "available":
-        assert all(isinstance(t.cpu_instruction_count, int) for t in r.tests)
+        assert isinstance(r.instructions_kernel, int) and r.instructions_kernel > 0
     else:
-        assert all(t.cpu_instruction_count is None for t in r.tests)
+        assert r.instructions_kernel is None
 
 
 def test_stdio_programs(executor):
@@ -234,3 +235,111 @@ def test_matching_untrusted_shapes_never_raises():
     assert not matches({"x": 1, "y": 2}, {"x": 1, "y": 2} | {"z": 3})
     assert not matches([{"a": 1, "b": 2}], [{"a": 1}])
     assert not matches({"__set__": [1]}, [1])
+
+
+def test_kernel_figures_cover_the_timed_run_only(executor):
+    problem = make_problem("work", [f"assert candidate(n={n}) == {n}" for n in (1, 2, 3)])
+    busy = "        s = 0\n        for i in range(1_500_000):\n            s += i\n"
+    honest = f"class Solution:\n    def work(self, n):\n{busy}        return n\n"
+    r = executor.run(problem, honest)
+    assert r.all_passed and r.cpu_time_kernel is not None and r.peak_memory_kernel is not None
+    assert r.cpu_time_kernel >= sum(t.cpu_time for t in r.tests) > 0
+    assert r.to_dict()["summary"]["cpu_time_kernel"] == r.cpu_time_kernel
+    # slow only while traced: the traced runs happen in another child and never reach the timed figures
+    traced_only = (
+        "import tracemalloc\nclass Solution:\n    def work(self, n):\n"
+        "        if tracemalloc.is_tracing():\n            s = 0\n"
+        "            for i in range(100_000):\n                s += i\n"
+        "        return n\n"
+    )
+    limits = Limits(metrics=("time", "memory"))
+    r_traced = executor.run(problem, traced_only, limits)
+    assert r_traced.all_passed and r_traced.traced_discarded == 0
+    assert all(t.tracemalloc_peak is not None for t in r_traced.tests)
+    assert r_traced.cpu_time_kernel < r.cpu_time_kernel / 3
+    # memory: the kernel's high-water mark of the timed run, above the child's start
+    big = "class Solution:\n    def work(self, n):\n        xs = list(range(3_000_000))\n        return n\n"
+    r_big = executor.run(problem, big)
+    assert r_big.peak_memory_kernel > 80 << 20 > r.peak_memory_kernel
+
+
+def test_traced_run_that_answers_differently_loses_its_figures(executor, add_problem):
+    cheat = (
+        "import tracemalloc\nclass Solution:\n    def add(self, a, b):\n"
+        "        if tracemalloc.is_tracing():\n            return -12345\n"
+        "        x = [0] * 100000\n        return a + b\n"
+    )
+    r = executor.run(add_problem, cheat, Limits(metrics=("time", "memory", "steps")))
+    assert r.all_passed
+    assert r.traced_discarded == 3 and all(t.tracemalloc_peak is None and t.steps is None for t in r.tests)
+
+
+def test_stdio_integers_compare_exactly():
+    from grpo4codegen.sandbox.executor import stdio_matches
+
+    assert not stdio_matches("1000000000\n", "999999999\n")
+    assert not stdio_matches("1 2 100000001", "1 2 100000000")
+    assert stdio_matches("0.3333333\n", "0.333333")
+    assert stdio_matches("3", "3.0") and stdio_matches("+7", "7")
+    assert not stdio_matches("9" * 5000, "9" * 4999 + "8")
+
+
+def test_claims_are_checked_against_the_kernel():
+    from grpo4codegen.sandbox.executor import check_claims
+    from grpo4codegen.sandbox.types import TestResult
+
+    def tests(**claims):
+        return [TestResult(ExecOutcome.PASSED, **claims) for _ in range(3)]
+
+    kernel = {"cpu": 0.01, "wall": 0.05, "memory": 1 << 20, "instructions": None, "discarded": 0}
+    for bad in (math.nan, math.inf, -1.0, 10**400, "0.1", True):
+        ts = tests(time_consumed=bad, cpu_time=bad, tracemalloc_peak=bad, tracemalloc_current=0, steps=bad)
+        check_claims(ts, kernel, Limits())
+        assert all(
+            t.time_consumed is None and t.cpu_time is None and t.tracemalloc_peak is None and t.steps is None
+            for t in ts
+        ), bad
+    ts = tests(time_consumed=0.005, cpu_time=0.005)  # 15 ms of CPU claimed, the kernel saw 10
+    check_claims(ts, kernel, Limits())
+    assert [t.cpu_time for t in ts] == [None] * 3 and [t.time_consumed for t in ts] == [0.005] * 3
+    ts = tests(time_consumed=0.002, cpu_time=0.002, tracemalloc_peak=10, tracemalloc_current=20)
+    check_claims(ts, kernel, Limits())
+    assert [t.cpu_time for t in ts] == [0.002] * 3
+    assert ts[0].tracemalloc_peak == 10 and ts[0].tracemalloc_current is None  # current above peak
+
+
+def test_watchdog_covers_the_traced_budget():
+    from grpo4codegen.sandbox.worker import TRACE_BUDGET_FACTOR, job_seconds_bound
+
+    assert job_seconds_bound(1.0, 20.0, traced=True) > 20.0 * (1 + TRACE_BUDGET_FACTOR)
+    assert job_seconds_bound(1.0, 20.0, traced=False) > 20.0
+
+
+def test_instruction_counter_opened_from_outside_with_a_stand_in(monkeypatch, add_problem):
+    """This VM has no counters: a memfd-backed descriptor stands in for perf_event_open's."""
+    import struct
+
+    from grpo4codegen.sandbox import worker as worker_mod
+    from grpo4codegen.sandbox.isolation import IsolationConfig
+    from grpo4codegen.sandbox.perfcount import InstructionCounter
+
+    opened = []
+
+    def fake_counter(pid=0):
+        fd = os.memfd_create("fake-perf-counter")
+        os.write(fd, struct.pack("q", 123_456))
+        opened.append(pid)
+        return InstructionCounter(fd), "available"
+
+    monkeypatch.setattr(worker_mod, "open_counter", fake_counter)
+    config = IsolationConfig(network=False, filesystem=False, drop_privileges=False, seccomp=False)
+    w = worker_mod.Worker(config)
+    w.instructions = "available"
+    with Executor(workers=1) as ex:
+        job = ex._job(Submission(add_problem, ADD_REFERENCE), ALL_METRICS)
+    header, tail = w.run_job(job)
+    w.cleanup()
+    assert all("o" not in t for t in header["tests"])  # every test returned a value: none failed
+    assert header["kernel"]["instructions"] == 123_456
+    children = [pid for pid in opened if pid]  # (the worker's own probe at start-up opens pid 0)
+    assert len(children) == 1 and children[0] != os.getpid()  # on the child, from outside

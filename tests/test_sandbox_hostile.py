@@ -76,7 +76,9 @@ def test_memory_bomb_is_memory_limit_exceeded(executor, add_problem):
 
 def test_growing_memory_is_memory_limit_exceeded(executor, add_problem):
     code = solution("x = []\nwhile True:\n    x.append([0] * 100000)\n")
-    r = executor.run(add_problem, code, FAST)
+    r = executor.run(
+        add_problem, code, Limits(time_s=10.0, total_time_s=30.0, memory_mb=256)
+    )  # (slow under load)
     assert outcomes(r)[0] == "MEMORY_LIMIT_EXCEEDED"
 
 
@@ -108,7 +110,9 @@ def test_huge_output_is_contained(executor, add_problem):
     printing = solution("for _ in range(200):\n    print('x' * 100000)\nreturn a + b\n")
     assert outcomes(executor.run(add_problem, printing, FAST)) == ["PASSED"] * 3  # stdout goes nowhere
     huge_result = solution("return 'x' * (50 * 1024 * 1024)\n")
-    r = executor.run(add_problem, huge_result, FAST)
+    r = executor.run(
+        add_problem, huge_result, Limits(time_s=10.0, total_time_s=30.0, memory_mb=512)
+    )  # (slow under load)
     assert outcomes(r)[0] == "RUNTIME_ERROR" and "output limit" in r.tests[0].error
 
 
@@ -293,3 +297,204 @@ def test_forged_records_cannot_pass_or_hang_the_worker(executor, add_problem):
     r = executor.run(add_problem, forge, FAST)
     assert r.ok and ExecOutcome.PASSED.value not in outcomes(r)
     assert r.wall_time < 5  # DONE ended the job; the spinning child was killed, not waited for
+
+
+# -- the trust boundary is the process: clocks, counters, the protocol and the progress page ----------
+BUSY = "s = 0\nfor i in range(1_000_000):\n    s += i\n"
+REBIND_CLOCKS = """
+import gc, sys, time, types
+zero = lambda *args, **kwargs: 0.0
+names = ("perf_counter", "thread_time", "process_time", "monotonic", "time", "perf_counter_ns",
+         "thread_time_ns", "process_time_ns", "_perf", "_cpu", "_process_cpu", "_getrusage")
+for module in list(sys.modules.values()):
+    for name in names:
+        if isinstance(getattr(module, name, None), (types.BuiltinFunctionType, types.FunctionType)):
+            try:
+                setattr(module, name, zero)
+            except Exception:
+                pass
+for obj in gc.get_objects():  # harness state the modules do not name: functions' globals
+    if isinstance(obj, dict) and "_perf" in obj and "_cpu" in obj:
+        obj["_perf"] = obj["_cpu"] = zero
+"""
+
+
+def test_rebinding_every_clock_does_not_lower_the_kernel_cpu(executor, add_problem):
+    honest = executor.run(add_problem, solution(BUSY + "return a + b\n"), FAST)
+    forged = executor.run(add_problem, solution(BUSY + "return a + b\n", REBIND_CLOCKS), FAST)
+    assert honest.all_passed and forged.all_passed  # the answers are right: only the figures were attacked
+    assert sum(t.cpu_time or 0.0 for t in forged.tests) < 0.01  # the claims were forged to nothing...
+    assert forged.cpu_time_kernel >= 0.7 * honest.cpu_time_kernel > 0.05  # ...the kernel's figure was not
+
+
+def test_rebinding_tracemalloc_and_steps_does_not_lower_the_kernel_memory(executor, add_problem):
+    code = solution(
+        "globals()['__g4c_tick__'] = int\nx = list(range(2_000_000))\nreturn a + b\n",
+        """
+        import _tracemalloc, gc, tracemalloc
+        for obj in gc.get_objects():
+            if isinstance(obj, dict) and "_tm_get" in obj:
+                obj["_tm_get"] = lambda: (0, 0)
+        _tracemalloc.get_traced_memory = tracemalloc.get_traced_memory = lambda: (0, 0)
+        """,
+    )
+    r = executor.run(
+        add_problem, code, Limits(time_s=2.0, total_time_s=10.0, metrics=("time", "memory", "steps"))
+    )
+    assert r.all_passed
+    assert r.peak_memory_kernel > 50 << 20  # 2 million ints: the kernel saw them whatever tracemalloc says
+
+
+def record(kind: str, payload: str = "") -> str:
+    """Source of a function writing one raw protocol record to every descriptor the child may hold."""
+    return f"""
+def forge():
+    import os, struct
+    data = {payload.encode()!r}
+    raw = struct.pack(">cII", {kind.encode()!r}, 0, len(data)) + data
+    for fd in range(3, 64):
+        try:
+            os.write(fd, raw)
+        except OSError:
+            pass
+"""
+
+
+FORGED = {
+    "INFRA": record("I", '{"e": "not my fault"}'),
+    "LAYERS": record("L", '{"seccomp": "active"}'),
+    "SETUP": record("S", '{"o": "COMPILATION_ERROR", "e": "x"}'),
+    "BEGIN": record("B", "\0" * 16),
+    "METRICS": record("M", '{"mc": 0, "mp": 0, "st": 0}'),
+    "DONE": record("D"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FORGED))
+@pytest.mark.parametrize("where", ["call", "module"])
+def test_forged_records_after_begin_are_the_candidates_failure(executor, add_problem, kind, where):
+    """After BEGIN only values, errors and DONE are accepted: a forged INFRA never becomes an
+    infrastructure failure, a forged SETUP never a compilation error, and nothing passes."""
+    if where == "call":
+        code = solution("forge()\nreturn a + b\n", FORGED[kind])
+    else:
+        code = FORGED[kind] + "forge()\n" + ADD_REFERENCE
+    r = executor.run(add_problem, code, FAST)
+    assert r.ok, r.infra_error
+    assert "PASSED" not in outcomes(r) and "COMPILATION_ERROR" not in outcomes(r)
+
+
+def test_closing_the_result_pipe_and_spinning(executor, add_problem):
+    code = solution(
+        "for fd in range(3, 64):\n    try:\n        os.close(fd)\n    except OSError:\n        pass\n"
+        "while True:\n    pass\n",
+        "import os\n",
+    )
+    r = executor.run(add_problem, code, FAST)
+    assert r.ok and set(outcomes(r)) == {"RUNTIME_ERROR"} and r.wall_time < 5
+
+
+def find_page() -> str:
+    return """
+import gc, mmap, struct, time
+from grpo4codegen.sandbox import protocol
+PAGE = next(o for o in gc.get_objects() if type(o).__name__ == "RecordWriter").page
+def write_page(test, phase, started, check=None):
+    if check is None:
+        check = protocol._check(test, phase, started)
+    struct.pack_into("<iidQ", PAGE, 0, test, phase, started, check)
+"""
+
+
+PAGE_ATTACKS = {
+    "backwards": "write_page(-1, protocol.PHASE_LOADING, time.monotonic())",
+    "future": "write_page(a if a > 0 else 0, protocol.PHASE_CALL, time.monotonic() + 1000)",
+    "rewritten_start": "write_page(0, protocol.PHASE_CALL, time.monotonic())",
+    "nan": "write_page(1, protocol.PHASE_CALL, float('nan'), 12345)",
+    "inf": "write_page(1, protocol.PHASE_CALL, float('inf'), 12345)",
+    "out_of_order": "write_page(99, protocol.PHASE_CALL, time.monotonic())",
+    "garbage": "PAGE[:24] = b'\\xff' * 24",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(PAGE_ATTACKS))
+def test_forging_the_progress_page(executor, add_problem, attack):
+    """The page is the candidate's claim after BEGIN: moving it backwards, into the future, out of the
+    test order, to NaN or garbage fails the candidate's test (or lets it time out); it never crashes
+    the worker, never turns into an infrastructure failure, never extends the limits."""
+    # (after a moment: the worker has seen the first test start; see the next test for the other case)
+    code = solution("time.sleep(0.2)\n" + PAGE_ATTACKS[attack] + "\nwhile True:\n    pass\n", find_page())
+    r = executor.run(add_problem, code, Limits(time_s=0.5, total_time_s=5.0, memory_mb=256))
+    assert r.ok, r.infra_error
+    if attack in ("nan", "inf", "garbage"):  # unreadable: the page did not move, so the test times out
+        assert outcomes(r) == ["TIME_LIMIT_EXCEEDED"] * 3
+    else:
+        assert outcomes(r) == ["RUNTIME_ERROR"] * 3 and "progress page" in r.tests[0].error
+    assert r.wall_time < 3.5  # one test's limit at most, never the total
+
+
+@pytest.mark.parametrize("attack", ["backwards", "garbage"])
+def test_forging_the_progress_page_before_the_first_test_is_seen(executor, add_problem, attack):
+    """Before the worker has seen a first test start, "still loading" cannot be told from a forged
+    page: the first test then has the loading allowance (which module-level code may use anyway),
+    measured by the worker's clock from BEGIN, never the submission's total."""
+    from grpo4codegen.sandbox.worker import FRAME_SLACK_S, SETUP_ALLOWANCE_S
+
+    code = solution(PAGE_ATTACKS[attack] + "\nwhile True:\n    pass\n", find_page())
+    r = executor.run(add_problem, code, Limits(time_s=0.5, total_time_s=30.0, memory_mb=256))
+    assert r.ok and "PASSED" not in outcomes(r)
+    # (tampering is caught if the worker happened to read the page in between; else the test times out)
+    assert outcomes(r) == ["TIME_LIMIT_EXCEEDED"] * 3 or "progress page" in r.tests[0].error
+    assert r.wall_time < SETUP_ALLOWANCE_S + 0.5 + FRAME_SLACK_S + 1.5
+
+
+def test_moving_the_progress_page_forward_cannot_outlast_the_total(executor):
+    """A thread that keeps claiming the next test started cannot be told from buffered results; it
+    can stretch one test only within the submission's total (and one rerun allowance)."""
+    code = solution(
+        "def advance():\n    for k in range(1, 40):\n        time.sleep(0.3)\n"
+        "        write_page(k, protocol.PHASE_CALL, time.monotonic())\n"
+        "threading.Thread(target=advance, daemon=True).start()\nwhile True:\n    pass\n",
+        find_page() + "import threading\n",
+    )
+    r = executor.run(MANY, code, Limits(time_s=0.5, total_time_s=3.0, memory_mb=256))
+    assert r.ok and "PASSED" not in outcomes(r)
+    assert r.wall_time < 3.0 + 6.5 + 2  # the total, one rerun allowance, slack
+
+
+def test_rebinding_the_progress_clock(executor, add_problem):
+    """The clock the child stamps the page with is rebound before the first test, which then spins:
+    a start at 0, in the future or NaN fails the candidate; it never extends its limit."""
+    for clock in ("lambda: 0.0", "lambda: real() + 1000", "lambda: float('nan')"):
+        code = (
+            "from grpo4codegen.sandbox import protocol\n"
+            f"real = protocol._monotonic\nprotocol._monotonic = {clock}\n"
+            + solution("while True:\n    pass\n")
+        )
+        r = executor.run(add_problem, code, Limits(time_s=0.5, total_time_s=5.0))
+        assert r.ok and "PASSED" not in outcomes(r), (clock, outcomes(r))
+        assert r.wall_time < 3.5
+
+
+def test_patching_the_job_in_the_child_changes_no_limit(executor, add_problem):
+    code = solution(
+        "while True:\n    pass\n",
+        """
+        import gc
+        for obj in gc.get_objects():
+            if isinstance(obj, dict) and "time_s" in obj and "tests" in obj:
+                obj.update(time_s=1000.0, total_time_s=1000.0, stop_on_first_fail=False)
+        """,
+    )
+    r = executor.run(add_problem, code, Limits(time_s=0.5, total_time_s=5.0))
+    assert outcomes(r)[0] == "TIME_LIMIT_EXCEEDED" and r.wall_time < 3
+
+
+def test_compiler_bombs_are_compilation_errors(executor, add_problem):
+    for code in (
+        "x = " + "(" * 5000 + ")" * 5000,
+        "x = " + "1 + " * 200_000 + "1",
+        "x = [" * 3000 + "]" * 3000,
+    ):
+        r = executor.run(add_problem, code + "\n" + ADD_REFERENCE, FAST)
+        assert r.ok and set(outcomes(r)) == {"COMPILATION_ERROR"}, (code[:20], outcomes(r), r.tests[0].error)

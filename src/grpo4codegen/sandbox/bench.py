@@ -173,7 +173,7 @@ def run_benchmark(
         replace(metric_limits, traced_tests=reward_traced_tests(p, r))
         for p, r in zip(problems, met_results, strict=True)
     ]
-    heavy_s, _, heavy_passed, _ = run_ours(problems, workers, heavy_limits)
+    heavy_s, _, heavy_passed, heavy_results = run_ours(problems, workers, heavy_limits)
     print(
         f"(1r) ours, reward-layer metrics  {tests / heavy_s:9.1f} tests/s  {heavy_s:7.2f} s  passed {heavy_passed}"
         "  (time on every test; memory and steps on the tests the reward layer traces)",
@@ -202,6 +202,10 @@ def run_benchmark(
         "ours_reward_metrics_tests_per_s": tests / heavy_s,
         "floor_over_ours_reward_metrics": heavy_s / floor_s,
         "overhead_ms_per_submission": overhead_ms,
+        "traced_discarded": {
+            "ours_metrics": sum(r.traced_discarded for r in met_results),
+            "ours_reward_metrics": sum(r.traced_discarded for r in heavy_results),
+        },
         "passed": {
             "floor": floor_passed,
             "ours": ours_passed,
@@ -228,7 +232,7 @@ def run_stability(problems: list[Problem], repeats: int, workers: int | None) ->
             for _ in range(repeats)
         ]
     same_outcomes = same_peaks = same_steps = 0
-    time_cv, cpu_cv = [], []
+    time_cv, cpu_cv, kernel_cv, memory_cv = [], [], [], []
     for i, _ in enumerate(problems):
         results = [run[i] for run in runs]
         same_outcomes += len({tuple(t.exec_outcome for t in r.tests) for r in results}) == 1
@@ -238,6 +242,10 @@ def run_stability(problems: list[Problem], repeats: int, workers: int | None) ->
             totals = [sum(getattr(t, field) or 0.0 for t in r.tests) for r in results]
             if statistics.mean(totals) > 0:
                 out.append(statistics.pstdev(totals) / statistics.mean(totals))
+        for field, out in (("cpu_time_kernel", kernel_cv), ("peak_memory_kernel", memory_cv)):
+            figures = [getattr(r, field) for r in results]
+            if None not in figures and statistics.mean(figures) > 0:
+                out.append(statistics.pstdev(figures) / statistics.mean(figures))
     n = len(problems)
     summary = {
         "problems": n,
@@ -249,6 +257,10 @@ def run_stability(problems: list[Problem], repeats: int, workers: int | None) ->
         "time_consumed_cv_max": max(time_cv),
         "cpu_time_cv_median": statistics.median(cpu_cv),
         "cpu_time_cv_max": max(cpu_cv),
+        "cpu_time_kernel_cv_median": statistics.median(kernel_cv) if kernel_cv else None,
+        "cpu_time_kernel_cv_max": max(kernel_cv, default=None),
+        "peak_memory_kernel_cv_median": statistics.median(memory_cv) if memory_cv else None,
+        "peak_memory_kernel_cv_max": max(memory_cv, default=None),
         "steps_cv_max": 0.0 if same_steps == n else None,
     }
     print(
@@ -256,7 +268,11 @@ def run_stability(problems: list[Problem], repeats: int, workers: int | None) ->
         f"identical tracemalloc peaks {summary['identical_tracemalloc_peak']:.1%}, identical steps "
         f"{summary['identical_steps']:.1%}; spread of a problem's summed time (coefficient of variation): "
         f"wall median {summary['time_consumed_cv_median']:.3f} max {summary['time_consumed_cv_max']:.3f}, "
-        f"cpu median {summary['cpu_time_cv_median']:.3f} max {summary['cpu_time_cv_max']:.3f}"
+        f"cpu median {summary['cpu_time_cv_median']:.3f} max {summary['cpu_time_cv_max']:.3f}, "
+        f"kernel cpu median {summary['cpu_time_kernel_cv_median'] or 0:.3f} "
+        f"max {summary['cpu_time_kernel_cv_max'] or 0:.3f}, "
+        f"kernel peak memory median {summary['peak_memory_kernel_cv_median'] or 0:.3f} "
+        f"max {summary['peak_memory_kernel_cv_max'] or 0:.3f}"
     )
     print(json.dumps(summary))
     return 0

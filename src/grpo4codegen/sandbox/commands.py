@@ -150,6 +150,15 @@ def _print_result(result: ExecutionResult, as_json: bool) -> None:
         )
         print(f"test {i:3d} {t.exec_outcome.value:22s} {metrics} {t.error[:100]}")
     print(f"passed {result.passed}/{result.total} in {result.wall_time:.3f} s")
+    if result.cpu_time_kernel is not None:  # measured by the worker, outside the candidate's process
+        print(
+            f"kernel: cpu {result.cpu_time_kernel:.6f} s, peak memory {result.peak_memory_kernel} bytes"
+            + (
+                f", instructions {result.instructions_kernel}"
+                if result.instructions_kernel is not None
+                else ""
+            )
+        )
 
 
 def _doctor(args: argparse.Namespace) -> int:

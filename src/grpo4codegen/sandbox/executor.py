@@ -13,8 +13,10 @@ import atexit
 import collections
 import json
 import logging
+import math
 import os
 import queue
+import re
 import select
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from .isolation import IsolationConfig
 from .protocol import parse_value_payload, read_frame, write_frame
 from .types import ExecOutcome, ExecutionResult, Limits, TestResult
 from .values import expected_canonical, matches, short_repr
+from .worker import job_seconds_bound
 
 log = logging.getLogger(__name__)
 WATCHDOG_MARGIN_S = 30.0
@@ -231,7 +234,8 @@ class Executor:
         if not expected:
             return ExecutionResult(tests=[], wall_time=0.0)
         job = self._job(submission, limits)
-        timeout = limits.total_time_s * 2 + WATCHDOG_MARGIN_S
+        traced = isinstance(submission, Submission) and bool({"memory", "steps"} & set(limits.metrics))
+        timeout = job_seconds_bound(limits.time_s, limits.total_time_s, traced) + WATCHDOG_MARGIN_S
         error = ""
         for attempt in range(self.retries + 1):
             handle = None
@@ -258,13 +262,22 @@ class Executor:
             return ExecutionResult(infra_error=reply["infra_error"], wall_time=time.perf_counter() - started)
         try:
             tests = _verdicts(reply, tail, expected, expected_json, isinstance(submission, StdioSubmission))
+            kernel = _kernel_figures(reply.get("kernel"))
         except (KeyError, TypeError, ValueError) as e:  # the worker's reply itself is malformed
             self.stats.infra_failures += 1
             return ExecutionResult(
                 infra_error=f"executor failure: malformed worker reply ({e})",
                 wall_time=time.perf_counter() - started,
             )
-        result = ExecutionResult(tests=tests, wall_time=time.perf_counter() - started)
+        check_claims(tests, kernel, limits)
+        result = ExecutionResult(
+            tests=tests,
+            wall_time=time.perf_counter() - started,
+            cpu_time_kernel=kernel["cpu"],
+            peak_memory_kernel=kernel["memory"],
+            instructions_kernel=kernel["instructions"],
+            traced_discarded=kernel["discarded"],
+        )
         with self._lock:
             self.stats.submissions += 1
             self.stats.tests += len(tests)
@@ -407,6 +420,65 @@ def _verdict(
     )
 
 
+def _kernel_figures(raw: Any) -> dict[str, Any]:
+    """The worker's kernel figures (it is our process, but its reply is checked like any input)."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def number(key: str, kind: type) -> Any:
+        v = raw.get(key)
+        if type(v) not in (int, float) or not math.isfinite(v) or v < 0:
+            return None
+        return kind(v)
+
+    return {
+        "cpu": number("cpu", float),
+        "memory": number("memory", int),
+        "instructions": number("instructions", int),
+        "wall": number("wall", float),
+        "discarded": number("discarded", int) or 0,
+    }
+
+
+#: how far the candidate's claims may exceed what the worker observed (clock granularity, rounding)
+CLAIM_SLACK_S = 0.002
+CLAIM_SLACK_FRACTION = 0.05
+
+
+def check_claims(tests: list[TestResult], kernel: dict[str, Any], limits: Limits) -> None:
+    """Every figure measured inside the candidate's process is a claim: each must be a finite,
+    non-negative number within what the worker observed (a test's time within the timed run's wall
+    time, the tests' CPU time within the kernel's CPU time, memory within the limit); a claim that
+    fails is discarded (None), and a sum that contradicts the kernel's figure discards them all."""
+    wall, cpu = kernel["wall"], kernel["cpu"]
+    time_cap = _allowance(wall) if wall is not None else limits.total_time_s * 2
+    cpu_cap = _allowance(cpu) if cpu is not None else time_cap
+    memory_cap = limits.memory_mb << 21  # twice the limit: tracemalloc never sees more than the limit
+    for t in tests:
+        t.time_consumed = _bounded(t.time_consumed, time_cap)
+        t.cpu_time = _bounded(t.cpu_time, min(cpu_cap, (t.time_consumed or 0.0) + CLAIM_SLACK_S))
+        t.cpu_instruction_count = None  # never counted inside the child (see instructions_kernel)
+        t.tracemalloc_peak = _bounded(t.tracemalloc_peak, memory_cap)
+        t.tracemalloc_current = _bounded(t.tracemalloc_current, t.tracemalloc_peak or 0)
+        if t.tracemalloc_peak is None:
+            t.tracemalloc_current = None
+        t.steps = _bounded(t.steps, 1 << 62)
+    for name, cap in (("time_consumed", time_cap), ("cpu_time", cpu_cap)):
+        if sum(getattr(t, name) or 0.0 for t in tests) > cap:
+            for t in tests:
+                setattr(t, name, None)
+
+
+def _allowance(observed: float) -> float:
+    return observed * (1 + CLAIM_SLACK_FRACTION) + CLAIM_SLACK_S
+
+
+def _bounded(value: Any, cap: float) -> Any:
+    """`value` if it is a plain finite number in [0, cap], else None."""
+    if type(value) not in (int, float) or not 0 <= value <= cap:  # NaN fails both comparisons
+        return None
+    return value
+
+
 def _shown(text: bytes, limit: int = 200) -> str:
     """The display form of a value: its JSON text, cut to `limit` characters."""
     shown = text[: limit + 1].decode("utf-8", "replace")
@@ -414,7 +486,7 @@ def _shown(text: bytes, limit: int = 200) -> str:
 
 
 def stdio_matches(actual: Any, expected: str) -> bool:
-    """Output equality up to trailing whitespace; numeric tokens within 1e-5."""
+    """Output equality up to trailing whitespace; integer tokens exactly, other numbers within 1e-5."""
     if not isinstance(actual, str):
         return False
     a = [line.rstrip() for line in actual.rstrip().splitlines()]
@@ -427,12 +499,25 @@ def stdio_matches(actual: Any, expected: str) -> bool:
     for x, y in zip(ta, te, strict=True):
         if x == y:
             continue
+        if _INTEGER.fullmatch(x) and _INTEGER.fullmatch(y):
+            if _integer_key(x) != _integer_key(y):
+                return False
+            continue
         try:
             if not matches(float(x), float(y)):
                 return False
         except ValueError:
             return False
     return True
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _integer_key(token: str) -> tuple[bool, str]:
+    """An integer token's value, as text (no digit limit): sign and digits without leading zeros."""
+    digits = token.lstrip("+-").lstrip("0") or "0"
+    return token.startswith("-") and digits != "0", digits
 
 
 _default: Executor | None = None

@@ -1,10 +1,13 @@
 """What runs inside the confined child: compile, run each test, measure, send plain results.
 
-The child never sees expected values. It writes records (`protocol.RecordWriter`): READY after the
-solution loaded, per test VALUE (time, CPU time, instructions and the value as JSON) or ERROR
-(outcome and text), then METRICS when the test gets the separate traced run, DONE at the end, or
-SETUP when the solution never loaded. Before each call it marks the test as running on the shared
-progress page, which is how the worker enforces the per-test time limit from outside.
+The child never sees expected values. Our part comes first: compile the candidate's source (SETUP
+with COMPILATION_ERROR if it does not compile) and run the problem's preamble, then BEGIN (flushed).
+Only then does the candidate's code run: its module-level code, then per test VALUE (time, CPU time
+and the value as JSON) or ERROR (outcome and text), and DONE at the end. A traced child (forked after
+the timed run) sends METRICS per traced test instead. Before each call the child marks the test as
+running on the shared progress page, which is how the worker enforces the per-test time limit from
+outside. Every figure this module measures is the candidate's claim: it runs in the candidate's
+process; the worker measures CPU time and memory from the kernel.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import _tracemalloc
 import gc
 import io
 import json
+import resource
 import sys
 import time
 import types
@@ -26,11 +30,13 @@ from .protocol import (
     ERROR,
     METRICS,
     PHASE_CALL,
+    PHASE_COMPILE,
+    PHASE_LOADING,
     PHASE_TRACED,
-    READY,
     SETUP,
     VALUE,
     RecordWriter,
+    value_checksum,
     value_payload,
 )
 from .values import UnsupportedValue, canonical
@@ -40,6 +46,16 @@ _dumps = json.dumps
 _loads = json.loads
 _perf = time.perf_counter
 _cpu = time.thread_time
+# read once, at BEGIN (before any candidate code): our own share of the child's CPU time and peak memory,
+# which the worker subtracts from the kernel's figures
+_process_cpu = time.process_time
+_getrusage = resource.getrusage
+
+
+def _maxrss() -> int:
+    return _getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 # the C module: `tracemalloc` itself would bring pickle and tokenize into every worker
 _tm_start, _tm_stop, _tm_get = _tracemalloc.start, _tracemalloc.stop, _tracemalloc.get_traced_memory
 _ERROR_TEXT = 300
@@ -59,7 +75,19 @@ def outcome_of(e: BaseException) -> str:
 
 def load_solution(code: str, preamble: CodeType | None, instrumented: bool = False) -> dict[str, Any]:
     """Execute the preamble and the solution in a fresh namespace. Raises SyntaxError on bad code."""
-    code_obj = steps_mod.instrument(code) if instrumented else compile(code, "<solution>", "exec")
+    code_obj = compile_solution(code, instrumented)
+    ns = new_namespace(preamble, instrumented)
+    exec(code_obj, ns)
+    return ns
+
+
+def compile_solution(code: str, instrumented: bool = False) -> CodeType:
+    """The candidate's code object (with step ticks when `instrumented`). Raises SyntaxError, ValueError."""
+    return steps_mod.instrument(code) if instrumented else compile(code, "<solution>", "exec")
+
+
+def new_namespace(preamble: CodeType | None, instrumented: bool = False) -> dict[str, Any]:
+    """A fresh module namespace holding the problem's preamble (our code, run before the candidate's)."""
     # a real module in sys.modules: dataclasses, pickle and typing look the defining module up there
     module = types.ModuleType("solution_traced" if instrumented else "solution")
     sys.modules[module.__name__] = module
@@ -68,8 +96,40 @@ def load_solution(code: str, preamble: CodeType | None, instrumented: bool = Fal
         ns[steps_mod.TICK_NAME] = steps_mod.StepCounter().tick
     if preamble is not None:
         exec(preamble, ns)
-    exec(code_obj, ns)
     return ns
+
+
+def _prepare(
+    job: dict[str, Any], out: RecordWriter, preamble: CodeType | None, instrumented: bool
+) -> tuple[CodeType, dict[str, Any]] | None:
+    """Our part of a child's run, up to BEGIN: compile the candidate's code and run the preamble.
+    Sends SETUP (and returns None) when the code does not compile."""
+    out.progress(-1, PHASE_COMPILE)
+    try:
+        code_obj = compile_solution(job["code"], instrumented)
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as e:
+        # ValueError: null bytes in the source; RecursionError/MemoryError: pathological nesting
+        out.send_json(SETUP, 0, {"o": "COMPILATION_ERROR", "e": error_text(e)}, flush=True)
+        return None
+    try:
+        ns = new_namespace(preamble, instrumented)
+    except BaseException as e:  # the problem's own preamble failed: it fails every submission alike
+        out.send_json(SETUP, 0, {"o": "RUNTIME_ERROR", "e": f"preamble: {error_text(e)}"}, flush=True)
+        return None
+    out.begin(_process_cpu(), _maxrss())
+    return code_obj, ns
+
+
+def _load(code_obj: CodeType, ns: dict[str, Any], job: dict[str, Any]) -> dict[str, Any] | None:
+    """Run the candidate's module-level code (after BEGIN); None (and the reason) when it fails."""
+    try:
+        exec(code_obj, ns)
+    except BaseException as e:  # SystemExit included
+        return {"o": outcome_of(e), "e": error_text(e)}
+    cls_name, method = job["class_name"], job["method"]
+    if not isinstance(ns.get(cls_name), type) or not hasattr(ns[cls_name], method):
+        return {"o": "RUNTIME_ERROR", "e": f"{cls_name}.{method} is not defined"}
+    return None
 
 
 def encode_args(test: Any) -> str:
@@ -92,40 +152,34 @@ def build_args(raw: str, ns: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]
 
 
 def run_call_tests(
-    job: dict[str, Any], order: Sequence[int], out: RecordWriter, preamble: CodeType | None, counter: Any
+    job: dict[str, Any], order: Sequence[int], out: RecordWriter, preamble: CodeType | None
 ) -> None:
-    """Function-call tests (LeetCode style), in `order`: instantiate the class per test, call the method."""
-    metrics = set(job["metrics"])
-    traced = bool(metrics & {"memory", "steps"})
-    try:
-        ns = load_solution(job["code"], preamble)
-        ns2 = load_solution(job["code"], preamble, instrumented="steps" in metrics) if traced else None
-    except (SyntaxError, ValueError, OverflowError) as e:  # ValueError: null bytes in source
-        out.send_json(SETUP, 0, {"o": "COMPILATION_ERROR", "e": error_text(e)}, flush=True)
+    """The timed run of function-call tests (LeetCode style), in `order`: one instance per test.
+
+    Only this run counts towards the kernel's CPU and memory figures; the traced run of a test (memory,
+    steps) happens in another child (`run_traced_tests`)."""
+    prepared = _prepare(job, out, preamble, instrumented=False)
+    if prepared is None:
         return
-    except BaseException as e:  # module-level code of the solution failed (SystemExit included)
-        out.send_json(SETUP, 0, {"o": outcome_of(e), "e": error_text(e)}, flush=True)
+    code_obj, ns = prepared
+    out.progress(-1, PHASE_LOADING)
+    failure = _load(code_obj, ns, job)
+    if failure is not None:  # the solution never loaded: every test fails alike
+        for i in order:
+            out.send_json(ERROR, i, failure)
+        out.send(DONE, flush=True)
         return
     cls_name, method = job["class_name"], job["method"]
-    if not isinstance(ns.get(cls_name), type) or not hasattr(ns[cls_name], method):
-        out.send_json(
-            SETUP, 0, {"o": "RUNTIME_ERROR", "e": f"{cls_name}.{method} is not defined"}, flush=True
-        )
-        return
-    out.send(READY, flush=True)  # wakes the worker: from now on the progress page tells the time
     tests = job["tests"]
-    traced_tests = None if job.get("traced_tests") is None else set(job["traced_tests"])
     for i in order:
         out.progress(i, PHASE_CALL)  # from here the worker's per-test clock runs for test i
         try:
             args, kwargs = build_args(tests[i], ns)
             fn = getattr(ns[cls_name](), method)
-            before = counter.read() if counter else 0
             c0, t0 = _cpu(), _perf()
             value = fn(*args, **kwargs)
             t1, c1 = _perf(), _cpu()
-            instructions = counter.read() - before if counter else None
-            payload = value_payload(t1 - t0, c1 - c0, instructions, _dumps(canonical(value)))
+            payload = value_payload(t1 - t0, c1 - c0, None, _dumps(canonical(value)))
         except UnsupportedValue as e:
             failure = {"o": "WRONG_ANSWER", "e": str(e)}
         except BaseException as e:
@@ -137,22 +191,40 @@ def run_call_tests(
             if job["stop_on_first_fail"]:
                 break
             continue
-        wants_trace = ns2 is not None and (traced_tests is None or i in traced_tests)
-        out.send(VALUE, i, payload, flush=wants_trace)  # the verdict's data first: tracing may overrun
-        if wants_trace:
-            out.progress(i, PHASE_TRACED)
-            try:
-                result = _traced_run(tests[i], ns2, cls_name, method, metrics)
-            except BaseException as e:  # the metrics run alone failed: the verdict stands
-                result = {"me": error_text(e)}
-            out.send_json(METRICS, i, result, flush=True)
+        out.send(VALUE, i, payload)
+    out.send(DONE, flush=True)
+
+
+def run_traced_tests(
+    job: dict[str, Any], order: Sequence[int], out: RecordWriter, preamble: CodeType | None
+) -> None:
+    """The traced runs (tracemalloc and/or steps) of the tests in `order`, in a child of their own,
+    forked after the timed run ended: tracing never touches the timed child's figures, and nothing the
+    traced child does reaches the verdicts. Each METRICS record carries a checksum of the value the
+    traced call returned, which the worker compares with the timed run's."""
+    metrics = set(job["metrics"])
+    prepared = _prepare(job, out, preamble, instrumented="steps" in metrics)
+    if prepared is None:
+        return
+    code_obj, ns = prepared
+    out.progress(-1, PHASE_LOADING)
+    if _load(code_obj, ns, job) is not None:
+        out.send(DONE, flush=True)
+        return
+    for i in order:
+        out.progress(i, PHASE_TRACED)
+        try:
+            result = _traced_run(job["tests"][i], ns, job["class_name"], job["method"], metrics)
+        except BaseException as e:  # the metrics run alone failed: the verdict stands
+            result = {"me": error_text(e)}
+        out.send_json(METRICS, i, result, flush=True)
     out.send(DONE, flush=True)
 
 
 def _traced_run(
     raw: str, ns: dict[str, Any], cls_name: str, method: str, metrics: set[str]
 ) -> dict[str, Any]:
-    """Second run for memory (tracemalloc) and steps; kept apart so tracing never distorts the timing."""
+    """One traced call for memory (tracemalloc) and steps; kept apart so tracing never distorts timing."""
     args, kwargs = build_args(raw, ns)
     fn = getattr(ns[cls_name](), method)
     if "steps" in metrics:
@@ -163,14 +235,15 @@ def _traced_run(
     if "memory" in metrics:
         _tm_start()
         try:
-            fn(*args, **kwargs)
+            value = fn(*args, **kwargs)
             out["mc"], out["mp"] = _tm_get()
         finally:
             _tm_stop()
     else:
-        fn(*args, **kwargs)
+        value = fn(*args, **kwargs)
     if "steps" in metrics:
         out["st"] = counter.count
+    out["h"] = value_checksum(_dumps(canonical(value)).encode())
     return out
 
 
@@ -191,12 +264,10 @@ class _CappedOutput(io.StringIO):
 
 def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter) -> None:
     """Program-style tests (ExecEval): run the whole program per test with stdin; stdout is the result."""
-    try:
-        code_obj = compile(job["code"], "<solution>", "exec")
-    except (SyntaxError, ValueError, OverflowError) as e:
-        out.send_json(SETUP, 0, {"o": "COMPILATION_ERROR", "e": error_text(e)}, flush=True)
+    prepared = _prepare(job, out, None, instrumented=False)
+    if prepared is None:
         return
-    out.send(READY, flush=True)  # wakes the worker: from now on the progress page tells the time
+    code_obj = prepared[0]
     for i in order:
         out.progress(i, PHASE_CALL)
         captured = _CappedOutput(job["output_bytes"])

@@ -1,6 +1,9 @@
 """User-space instruction counts from `perf_event_open`, where the CPU exposes hardware counters.
 
-On machines without counters (many VMs) opening fails and the metric is None: never a made-up number.
+The worker opens the counter on a child from outside (`open_counter(pid)`), after forking it: the
+count is the kernel's, not a claim of the candidate's process, and no descriptor has to survive the
+child's confinement. On machines without counters (many VMs) opening fails and the metric is None:
+never a made-up number.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ _PERF_TYPE_HARDWARE = 0
 _PERF_COUNT_HW_INSTRUCTIONS = 1
 # flag bits in perf_event_attr: disabled(0) inherit(1) ... exclude_kernel(5) exclude_hv(6)
 _FLAGS = (1 << 5) | (1 << 6)
+_INHERIT = 1 << 1  # threads the child starts later are counted too
 
 
 class _PerfEventAttr(ctypes.Structure):
@@ -41,7 +45,7 @@ class _PerfEventAttr(ctypes.Structure):
 
 
 class InstructionCounter:
-    """Counts user-space instructions of the calling thread; `read()` is cumulative."""
+    """Counts user-space instructions of one process (or thread); `read()` is cumulative."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -53,8 +57,9 @@ class InstructionCounter:
         os.close(self.fd)
 
 
-def open_counter() -> tuple[InstructionCounter | None, str]:
-    """An enabled counter for this thread, or None and the reason it is unavailable."""
+def open_counter(pid: int = 0) -> tuple[InstructionCounter | None, str]:
+    """An enabled counter for process `pid` and the threads it starts (0: the calling thread), or
+    None and the reason it is unavailable."""
     machine = os.uname().machine
     nr = _SYSCALL_NR.get(machine)
     if nr is None:
@@ -64,9 +69,9 @@ def open_counter() -> tuple[InstructionCounter | None, str]:
         type=_PERF_TYPE_HARDWARE,
         size=ctypes.sizeof(_PerfEventAttr),
         config=_PERF_COUNT_HW_INSTRUCTIONS,
-        flags=_FLAGS,
+        flags=_FLAGS | (_INHERIT if pid else 0),
     )
-    fd = libc.syscall(nr, ctypes.byref(attr), 0, -1, -1, 0)
+    fd = libc.syscall(nr, ctypes.byref(attr), pid, -1, -1, 0)
     if fd < 0:
         err = ctypes.get_errno()
         return None, f"perf_event_open(instructions) failed: {os.strerror(err)} (no hardware counters here?)"

@@ -4,17 +4,26 @@ executor <-> worker: frames `json_size(u32) tail_size(u32) json tail`. A job is 
   tail carries the children's raw value payloads, which the executor decodes once, itself.
 child -> worker: records `kind(1 byte) test(u32) size(u32) payload`. The child buffers them and
   writes them in batches (`RecordWriter`), so a test costs no system call and no wake-up of the worker.
-child -> worker, shared memory: the progress page `test(i32) phase(i32) started(f64, monotonic)`,
-  written before every call, from which the worker knows which test is running and since when without
-  any message. A record lost in the child's buffer when it dies is re-run, never guessed.
+  BEGIN is the line between our code and the candidate's: before it the child runs only the harness
+  (LAYERS, INFRA, and SETUP for a compilation error may come only then); BEGIN is flushed before the
+  solution's module-level code runs, and after it only VALUE, ERROR, METRICS and DONE are accepted:
+  anything else is the candidate's doing and fails its test.
+child -> worker, shared memory: the progress page `test(i32) phase(i32) started(f64, monotonic)
+  check(u64)`, written before every call, from which the worker knows which test is running and since
+  when without any message. After BEGIN it is a claim: the worker accepts only a page that moves
+  forward (phase, then position in the child's order), never into the future, with a valid check
+  (which only tells a torn read from a finished write). A record lost in the child's buffer when it
+  dies is re-run, never guessed.
 value payload: `time(f64) cpu_time(f64) instructions(i64, -1 when not counted)` then the JSON text.
 
-Everything the child writes is untrusted: the worker and the executor check sizes, kinds and order,
-and a forged record can only hurt the candidate that forged it (it never knows the expected value).
+Everything the child writes is untrusted: the worker and the executor check sizes, kinds, order and
+numbers, and a forged record can only hurt the candidate that forged it (it never knows the expected
+value).
 """
 
 from __future__ import annotations
 
+import binascii
 import json
 import mmap
 import os
@@ -26,12 +35,20 @@ FRAME = struct.Struct(">II")
 MAX_FRAME = 256 << 20
 RECORD = struct.Struct(">cII")
 VALUE_HEAD = struct.Struct("<ddq")
-PROGRESS = struct.Struct("<iid")
+PROGRESS = struct.Struct("<iidQ")
+BEGIN_HEAD = struct.Struct("<dq")  # the child's CPU seconds and peak RSS (KiB) at BEGIN
 
-LAYERS, INFRA, READY, SETUP, VALUE, ERROR, METRICS, DONE = (bytes([c]) for c in b"LIRSVEMD")
-KINDS = frozenset((LAYERS, INFRA, READY, SETUP, VALUE, ERROR, METRICS, DONE))
+LAYERS, INFRA, SETUP, BEGIN, VALUE, ERROR, METRICS, DONE = (bytes([c]) for c in b"LISBVEMD")
+KINDS = frozenset((LAYERS, INFRA, SETUP, BEGIN, VALUE, ERROR, METRICS, DONE))
+#: what a child may send before BEGIN (our code only) and after it (the candidate's code runs)
+BEFORE_BEGIN = frozenset((LAYERS, INFRA, SETUP, BEGIN))
+AFTER_BEGIN = frozenset((VALUE, ERROR, METRICS, DONE))
 
-PHASE_LOADING, PHASE_CALL, PHASE_TRACED = 0, 1, 2
+#: the phases on the progress page, in the order a child goes through them: SETUP (written by the
+#: worker at fork: confinement, our code), COMPILE (the harness compiles the candidate's source),
+#: LOADING (its module-level code), then CALL (timed child) or TRACED (traced child) per test
+PHASE_SETUP, PHASE_COMPILE, PHASE_LOADING, PHASE_CALL, PHASE_TRACED = 0, 1, 2, 3, 4
+_CHECK_MASK = (1 << 64) - 1
 
 #: the child writes its buffered records when they are this old or this large (and at the end, and
 #: around each traced run). Small enough that a crash re-runs little; large enough to batch most tests.
@@ -110,22 +127,38 @@ class RecordWriter:
     def progress(self, test: int, phase: int) -> None:
         """Tell the worker, through shared memory, that `test` enters `phase` now."""
         if self.page is not None:
-            _pack_progress(self.page, 0, test, phase, _monotonic())
+            write_progress(self.page, test, phase, _monotonic())
+
+    def begin(self, setup_cpu: float, setup_maxrss_kib: int) -> None:
+        """The last record of our own code: from here on the candidate's code runs. Flushed, so what
+        came before is in the pipe before any candidate code could touch the buffer."""
+        self.send(BEGIN, 0, BEGIN_HEAD.pack(setup_cpu, setup_maxrss_kib), flush=True)
+
+
+def _check(test: int, phase: int, started: float) -> int:
+    """Tells a torn read (the page is written without a lock) from a finished write. Not a secret."""
+    return (test * 0x9E3779B97F4A7C15 + phase * 0xC2B2AE3D27D4EB4F + int(started * 1e9)) & _CHECK_MASK
+
+
+def write_progress(page: mmap.mmap, test: int, phase: int, started: float) -> None:
+    _pack_progress(page, 0, test, phase, started, _check(test, phase, started))
 
 
 def new_progress_page() -> mmap.mmap:
     return mmap.mmap(-1, mmap.PAGESIZE)  # anonymous and MAP_SHARED: the forked child writes, the worker reads
 
 
-def read_progress(page: mmap.mmap) -> tuple[int, int, float]:
-    """A consistent (test, phase, started) from the page; it is written without a lock, so read until stable."""
-    last = PROGRESS.unpack_from(page, 0)
-    for _ in range(100):
-        now = PROGRESS.unpack_from(page, 0)
-        if now == last:
-            return now
-        last = now
-    return last
+def read_progress(page: mmap.mmap) -> tuple[int, int, float] | None:
+    """(test, phase, started) from the page, or None while it does not hold a finished write (or holds
+    garbage, or a time that is not a finite number)."""
+    for _ in range(3):
+        test, phase, started, check = PROGRESS.unpack_from(page, 0)
+        try:
+            if check == _check(test, phase, started):
+                return test, phase, started
+        except (ValueError, OverflowError):  # NaN or infinity
+            return None
+    return None
 
 
 def value_payload(seconds: float, cpu_seconds: float, instructions: int | None, value_json: str) -> bytes:
@@ -139,3 +172,8 @@ def parse_value_payload(payload: bytes) -> tuple[float, float, int | None, bytes
         raise ValueError("value record too short")
     seconds, cpu_seconds, instructions = VALUE_HEAD.unpack_from(payload)
     return seconds, cpu_seconds, None if instructions < 0 else instructions, payload[VALUE_HEAD.size :]
+
+
+def value_checksum(value_json: bytes) -> int:
+    """Compares a traced run's value with the timed run's without sending it twice."""
+    return binascii.crc32(value_json)

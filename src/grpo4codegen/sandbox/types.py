@@ -46,7 +46,12 @@ class Limits:
 
 @dataclass
 class TestResult:
-    """One test's verdict (decided by the parent) and the metrics measured in the child around the call."""
+    """One test's verdict (decided by the parent) and the metrics measured in the child around the call.
+
+    The metrics are the candidate's claims (they are measured inside its process): each is checked
+    (finite, non-negative, bounded, consistent with the kernel's figures) and None where it fails a
+    check. Figures that feed rewards should be `ExecutionResult.cpu_time_kernel` and
+    `peak_memory_kernel`, measured outside the candidate's process."""
 
     __test__ = False
 
@@ -80,6 +85,18 @@ class ExecutionResult:
     tests: list[TestResult] = field(default_factory=list)
     infra_error: str | None = None  # set when the executor failed; the tests then say nothing
     wall_time: float = 0.0  # seconds for the whole submission, seen from the parent
+    #: CPU seconds (user + system) of the timed run, loading and every test, as the kernel accounts
+    #: them for the child processes (summed over crash restarts); never the traced runs. None where not measured
+    cpu_time_kernel: float | None = None
+    #: peak resident bytes of the timed run above the child's footprint when the candidate's code
+    #: started (the kernel's high-water mark; the largest over crash restarts). None where not measured
+    peak_memory_kernel: int | None = None
+    #: user-space instructions of the timed run, counted by the worker from outside the child; None
+    #: where the CPU exposes no counters or they were not asked for
+    instructions_kernel: int | None = None
+    #: traced tests whose memory/steps figures were lost (the traced run crashed, overran, or returned
+    #: something other than the timed run did)
+    traced_discarded: int = 0
 
     @property
     def ok(self) -> bool:
@@ -104,6 +121,14 @@ class ExecutionResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "tests": [t.to_dict() for t in self.tests],
-            "summary": {"passed": self.passed, "total": self.total, "wall_time": self.wall_time},
+            "summary": {
+                "passed": self.passed,
+                "total": self.total,
+                "wall_time": self.wall_time,
+                "cpu_time_kernel": self.cpu_time_kernel,
+                "peak_memory_kernel": self.peak_memory_kernel,
+                "instructions_kernel": self.instructions_kernel,
+                "traced_discarded": self.traced_discarded,
+            },
             "infra_error": self.infra_error,
         }

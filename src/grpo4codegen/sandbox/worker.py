@@ -35,12 +35,16 @@ WARM_MODULES = (
 ).split()
 SETUP_ALLOWANCE_S = 5.0  # loading the solution (imports, module-level code) on top of the per-test limit
 FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit
+#: while the solution loads (no message marks its end), the worker looks at the progress page this often
+LOADING_POLL_S = 0.05
 #: the traced (memory/steps) run of a test may take this many times the per-test limit: tracemalloc
-#: slows allocation-heavy code a lot. It does not count against the submission's total time, but all
-#: traced runs of a submission together get at most this many times its total time. If one overruns,
-#: the test keeps its verdict and only loses those metrics.
+#: slows allocation-heavy code a lot (10-20x under load). It does not count against the submission's
+#: total time, but all traced runs of a submission together get at most this many times its total
+#: time. If one overruns, the test keeps its verdict and only loses those metrics, and no further test
+#: of the submission is traced (which bounds what a candidate that spins only when traced costs).
 TRACE_BUDGET_FACTOR = 20
 RECORD_SLACK = 4096  # a record may exceed the output cap by this much (error texts, metrics)
+_BLANK_PAGE = bytes(protocol.mmap.PAGESIZE)
 
 
 class SandboxSetupError(RuntimeError):
@@ -50,17 +54,26 @@ class SandboxSetupError(RuntimeError):
 class _ChildState:
     """What the worker knows of one child's run: where it is in its test order, and what it sent."""
 
-    def __init__(self, pid: int, order: list[int], forked_at: float) -> None:
+    def __init__(self, pid: int, order: list[int], forked_at: float, traced: bool) -> None:
         self.pid = pid
         self.reaped = False  # once reaped, its pid may be reused: never signal it again
+        self.status = 0
+        self.finished = False  # it sent DONE (or SETUP): it now waits to be killed
+        self.cpu: float | None = None  # the kernel's figures: CPU seconds, peak RSS (KiB)
+        self.maxrss = 0
         self.order = order
         self.position = {test: k for k, test in enumerate(order)}
-        self.next = 0  # position in `order` of the next test whose VALUE/ERROR record is due
+        self.next = 0  # position in `order` of the next test whose result record is due
         self.forked_at = forked_at
         self.heard_at = forked_at  # when the last record was read
-        self.ready = False
-        self.tracing: int | None = None  # test whose traced run is under way
-        self.tracing_since = 0.0
+        self.traced = traced  # the traced (memory/steps) child rather than the timed one
+        self.begun = False  # BEGIN read: from here on the candidate's code runs in the child
+        self.begun_at = 0.0
+        self.setup_cpu = 0.0  # the child's CPU seconds and peak RSS (KiB) at BEGIN: our share
+        self.setup_maxrss = 0
+        # the last valid state of the progress page, and its rank (phase, position in `order`)
+        self.page: tuple[int, int, float] = (-1, protocol.PHASE_SETUP, forked_at)
+        self.rank = (protocol.PHASE_SETUP, -1)
 
     def pending(self, test: int) -> bool:
         """Is `test` one this child still owes a result for?"""
@@ -76,10 +89,14 @@ class Worker:
         self.child_layers: dict[str, str] = {}
         self.seccomp_filter: seccomp.PreparedFilter | None = None
         self.page = protocol.new_progress_page()
-        self._deadline = 0.0
-        self._trace_left = 0.0  # seconds that traced runs may still add to the total
+        self._deadline = 0.0  # when the timed run's total time is spent
+        self._trace_deadline = 0.0  # when the traced runs' budget is spent
+        self._cpu, self._memory, self._instructions, self._wall = 0.0, 0, 0, 0.0  # kernel figures
+        self._measured = self._counted = False
+        self._discarded = 0  # traced tests whose figures were lost or discarded
         self._rerun_granted = False
-        self._pending: list[tuple[int | None, str]] = []  # (child pid, workdir) to clean after the reply
+        self._pending: list[str] = []  # work directories to remove after the reply
+        self._alive: list[_ChildState] = []  # finished children, measured, to kill after the reply
         counter, why = open_counter()
         self.instructions = "available" if counter else why
         if counter:
@@ -109,18 +126,36 @@ class Worker:
         return self.preambles[text]
 
     def run_job(self, job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-        """Run every test of a job; returns the reply header and its tail (the value payloads)."""
+        """Run every test of a job; returns the reply header and its tail (the value payloads).
+
+        First the timed run (one child, more after crashes), whose CPU time and peak memory the worker
+        reads from the kernel when it reaps each child; then, if the job asks for memory or steps, the
+        traced runs of the tests that returned a value, in another child forked after the timed one
+        ended, so that neither tracing nor anything the traced child does reaches the timed figures."""
         n = len(job["tests"])
         results: list[Any] = [None] * n  # per test: a dict, or (metrics dict, value payload)
         preamble = self.preamble(job.get("preamble", "")) if job["mode"] == "call" else None
-        self._deadline = time.monotonic() + job["total_time_s"]  # traced runs extend it by their duration
-        self._trace_left = job["total_time_s"] * TRACE_BUDGET_FACTOR
+        self._deadline = time.monotonic() + job["total_time_s"]
         self._rerun_granted = False
+        self._cpu, self._memory, self._instructions, self._wall = 0.0, 0, 0, 0.0
+        self._measured = self._counted = False
+        self._discarded = 0
         order = list(range(n))
         children = 0
         while order:
-            order = self._run_child(job, order, preamble, results)
+            if children and time.monotonic() >= self._deadline:  # crashes used up the total time
+                _fail(results, order, "TIME_LIMIT_EXCEEDED", "total time limit exceeded")
+                break
+            order = self._run_child(job, order, preamble, results, traced=False)
             children += 1
+        restarts = max(children - 1, 0)
+        traced = [i for i in range(n) if self._traced(job, i) and isinstance(results[i], tuple)]
+        if traced:
+            self._remove_workdirs()  # nothing the timed child left behind reaches the traced one
+            self._trace_deadline = time.monotonic() + job["total_time_s"] * TRACE_BUDGET_FACTOR
+            while traced and time.monotonic() < self._trace_deadline:
+                traced = self._run_child(job, traced, preamble, results, traced=True)
+            self._discarded += len(traced)
         tests, tail = [], []
         for entry in results:
             if isinstance(entry, tuple):
@@ -131,21 +166,30 @@ class Worker:
         header = {
             "id": job["id"],
             "tests": tests,
-            "restarts": max(children - 1, 0),
+            "restarts": restarts,
             "layers": {**self.layers, **self.child_layers},
+            "kernel": {
+                "cpu": self._cpu if self._measured else None,
+                "memory": self._memory if self._measured else None,
+                "instructions": self._instructions if self._counted else None,
+                "wall": self._wall,
+                "discarded": self._discarded,
+            },
         }
         return header, b"".join(tail)
 
     def _run_child(
-        self, job: dict[str, Any], order: list[int], preamble: CodeType | None, results: list
+        self, job: dict[str, Any], order: list[int], preamble: CodeType | None, results: list, traced: bool
     ) -> list[int]:
         """One child for the tests in `order`. Returns the tests still to run (empty when finished)."""
         self.serial += 1
         workdir = f"/tmp/g4c-{os.getpid()}-{self.serial}"
         memory_limit = address_space_now() + (job["memory_mb"] << 20)
-        cpu = int(job["total_time_s"] * (1 + TRACE_BUDGET_FACTOR)) + 2  # a backstop only
+        budget = job["total_time_s"] * (TRACE_BUDGET_FACTOR if traced else 2) + job["time_s"]
+        cpu = int(budget + SETUP_ALLOWANCE_S) + 2  # a backstop only
         forked_at = time.monotonic()
-        protocol.PROGRESS.pack_into(self.page, 0, -1, protocol.PHASE_LOADING, forked_at)
+        self.page[:] = _BLANK_PAGE  # nothing one child wrote there reaches the next
+        protocol.write_progress(self.page, -1, protocol.PHASE_SETUP, forked_at)
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child
@@ -153,78 +197,163 @@ class Worker:
                 os.close(r)
                 out = protocol.RecordWriter(w, self.page)
                 try:
-                    counted = "instructions" in job["metrics"] and self.instructions == "available"
-                    counter = open_counter()[0] if counted else None
                     layers = confine_child(self.config, workdir, w, memory_limit, cpu, self.seccomp_filter)
                 except BaseException as e:  # the sandbox could not be set up: not the candidate's fault
                     out.send_json(protocol.INFRA, 0, {"e": harness.error_text(e)}, flush=True)
                     raise
                 out.send_json(protocol.LAYERS, 0, layers)
-                if job["mode"] == "call":
-                    harness.run_call_tests(job, order, out, preamble, counter)
+                if traced:
+                    harness.run_traced_tests(job, order, out, preamble)
+                elif job["mode"] == "call":
+                    harness.run_call_tests(job, order, out, preamble)
                 else:
                     harness.run_stdio_tests(job, order, out)
+                while True:  # the worker reads our figures from the kernel, then kills us
+                    signal.pause()
             finally:
                 os._exit(0)
         os.close(w)
-        st = _ChildState(pid, order, forked_at)
+        counter = None
+        if not traced and "instructions" in job["metrics"] and self.instructions == "available":
+            counter = open_counter(pid)[0]  # counted from outside: not the candidate's claim
+        st = _ChildState(pid, order, forked_at, traced)
         try:
             return self._collect(job, r, st, results)
         finally:
             os.close(r)
-            self._pending.append((None if st.reaped else pid, workdir))
+            if st.finished and _measure_alive(st):  # the usual end: killed after the reply is sent
+                self._alive.append(st)
+            else:
+                _kill(st)
+            self._account(st, counter)
+            self._pending.append(workdir)
 
-    def cleanup(self) -> None:
-        """Kill and reap finished children, remove their work directories: done after the reply is sent.
+    def _account(self, st: _ChildState, counter: Any) -> None:
+        """Add a reaped timed child's kernel figures: CPU time and peak memory after BEGIN."""
+        if counter is not None:
+            try:
+                if st.begun:
+                    self._instructions += counter.read()
+                    self._counted = True
+            finally:
+                counter.close()
+        if st.traced:
+            return
+        self._wall += time.monotonic() - st.forked_at
+        if not st.begun or st.cpu is None:  # the candidate's code never ran in it
+            return
+        self._cpu += max(st.cpu - st.setup_cpu, 0.0)
+        self._memory = max(self._memory, max(st.maxrss - st.setup_maxrss, 0) << 10)
+        self._measured = True
 
-        Killing first matters: a child that forged DONE and kept running must not block the worker.
-        """
-        for pid, workdir in self._pending:
-            if pid is not None:
-                _kill_pid(pid)
-            if workdir:
-                _remove_tree(workdir)
+    def _remove_workdirs(self) -> None:
+        for st in self._alive:
+            _kill(st)
+        self._alive.clear()
+        for workdir in self._pending:
+            _remove_tree(workdir)
         self._pending.clear()
 
-    def _child_deadline(self, job: dict[str, Any], st: _ChildState) -> float:
-        """When the child must next be heard from (or seen on the progress page to have moved on)."""
-        if st.tracing is not None:
-            budget = min(job["time_s"] * TRACE_BUDGET_FACTOR, max(self._trace_left, 0.0))
-            return st.tracing_since + budget + FRAME_SLACK_S
-        test, phase, started = protocol.read_progress(self.page)
-        started = min(max(started, st.forked_at), time.monotonic())  # the page is the child's word only
-        per_test = job["time_s"] + FRAME_SLACK_S
-        if st.pending(test) and phase == protocol.PHASE_CALL:
-            deadline = started + per_test
-        elif st.pending(test) and phase == protocol.PHASE_TRACED:  # its VALUE record is not read yet
-            deadline = started + job["time_s"] * TRACE_BUDGET_FACTOR + FRAME_SLACK_S
-        elif st.ready:  # between tests: the page still shows one already reported
-            deadline = st.heard_at + per_test
+    def cleanup(self) -> None:
+        """Kill and reap the children that finished normally, remove their work directories: done
+        after the reply is sent (their kernel figures were read before it, while they waited)."""
+        self._remove_workdirs()
+
+    def _observe(self, st: _ChildState) -> bool:
+        """Read the progress page into `st.page`. False when it was tampered with: after BEGIN it is
+        the candidate's claim, accepted only as it moves forward (phase, then position in the child's
+        order), never back in time nor into the future. An unreadable page (torn, or garbage) counts as
+        not moved, so it can only make the candidate's test time out."""
+        raw = protocol.read_progress(self.page)
+        now = time.monotonic()  # after the read: a valid start is never later than this
+        if raw is None or raw == st.page:
+            return True
+        test, phase, started = raw
+        if not st.begun:  # before BEGIN only our code writes the page: SETUP, then COMPILE
+            if phase == protocol.PHASE_COMPILE and test == -1 and st.page[2] <= started <= now:
+                st.page, st.rank = raw, (phase, -1)
+            return True  # anything else was written after a BEGIN not read yet: judged once it is
+        if phase in (protocol.PHASE_COMPILE, protocol.PHASE_LOADING) and test == -1:
+            rank = (phase, -1)  # (COMPILE: written before BEGIN, read only now)
+        elif phase == (protocol.PHASE_TRACED if st.traced else protocol.PHASE_CALL) and test in st.position:
+            rank = (phase, st.position[test])
+            if rank[1] < st.next - 1:  # a test before one whose result came already
+                return False
         else:
-            deadline = st.forked_at + SETUP_ALLOWANCE_S + per_test
-        return min(deadline, self._deadline)
+            return False
+        if rank <= st.rank or not st.page[2] <= started <= now:
+            return False
+        st.page, st.rank = raw, rank
+        return True
+
+    def _child_deadline(self, job: dict[str, Any], st: _ChildState) -> float | None:
+        """When the child must next be heard from (or seen on the progress page to have moved on);
+        None when the page was tampered with."""
+        if not self._observe(st):
+            return None
+        test, phase, started = st.page
+        per_test = job["time_s"] + FRAME_SLACK_S
+        total = self._trace_deadline if st.traced else self._deadline
+        if not st.begun:
+            if phase == protocol.PHASE_SETUP:  # our own code: not the candidate's time
+                return st.forked_at + SETUP_ALLOWANCE_S
+            return min(started + SETUP_ALLOWANCE_S, total)  # compiling the candidate's source
+        if phase <= protocol.PHASE_LOADING:  # loading, by the worker's clock (a claimed start could be late)
+            deadline = st.begun_at + SETUP_ALLOWANCE_S + per_test
+        elif st.pending(test) and st.traced:
+            deadline = started + job["time_s"] * TRACE_BUDGET_FACTOR + FRAME_SLACK_S
+        elif st.pending(test):
+            deadline = started + per_test
+        else:  # between tests: the page still shows one already reported
+            deadline = st.heard_at + per_test
+        return min(deadline, total)
 
     def _collect(self, job: dict[str, Any], fd: int, st: _ChildState, results: list) -> list[int]:
         buf = bytearray()
         cap = job["output_bytes"] + RECORD_SLACK
         while True:
-            wait = self._child_deadline(job, st) - time.monotonic()
+            deadline = self._child_deadline(job, st)
+            if deadline is None:
+                return self._tampered(job, fd, buf, st, results, cap)
+            wait = deadline - time.monotonic()
+            if st.begun and st.page[1] < protocol.PHASE_CALL:  # loading: look for the first test now and then
+                wait = min(wait, LOADING_POLL_S)
             if not select.select([fd], [], [], max(wait, 0.0))[0]:
-                if self._child_deadline(job, st) > time.monotonic():
+                deadline = self._child_deadline(job, st)
+                if deadline is None:
+                    return self._tampered(job, fd, buf, st, results, cap)
+                if deadline > time.monotonic():
                     continue  # the child moved on to another test while we waited
                 _kill(st)
                 buf += _drain(fd)  # records written before the kill still count
                 finished = self._consume(job, buf, st, results, cap)
                 return finished if finished is not None else self._after_timeout(job, st, results)
             chunk = os.read(fd, 1 << 16)
-            if not chunk:  # the pipe closed before DONE: the child died
-                status = _reap(st)
+            if not chunk:  # the pipe closed before DONE: the child died (or closed it: it is killed)
+                _kill(st)
                 finished = self._consume(job, buf, st, results, cap)
-                return finished if finished is not None else self._after_death(status, st, results)
+                return finished if finished is not None else self._after_death(st.status, st, results)
             buf += chunk
             finished = self._consume(job, buf, st, results, cap)
             if finished is not None:
                 return finished
+
+    def _tampered(
+        self, job: dict[str, Any], fd: int, buf: bytearray, st: _ChildState, results: list, cap: int
+    ) -> list[int]:
+        """The candidate rewrote the progress page against the rules: the records it sent before
+        still count; the test it is on fails, the rest are not run."""
+        _kill(st)
+        buf += _drain(fd)
+        finished = self._consume(job, buf, st, results, cap)
+        if finished is not None:
+            return finished
+        why = "the solution tampered with the sandbox's progress page"
+        if st.traced:
+            self._discarded += len(st.order) - st.next
+            return []
+        _fail(results, st.order[st.next :], "RUNTIME_ERROR", why)
+        return []
 
     def _consume(
         self, job: dict[str, Any], buf: bytearray, st: _ChildState, results: list, cap: int
@@ -243,90 +372,120 @@ class Worker:
                 payload = bytes(buf[pos + protocol.RECORD.size : end])
                 pos = end
                 st.heard_at = time.monotonic()
+                if not st.begun:  # records of our own code, before the candidate's runs
+                    if kind == protocol.BEGIN and len(payload) == protocol.BEGIN_HEAD.size:
+                        st.begun, st.begun_at = True, st.heard_at
+                        cpu, maxrss = protocol.BEGIN_HEAD.unpack(payload)
+                        st.setup_cpu = cpu if 0.0 <= cpu < 1e6 else 0.0
+                        st.setup_maxrss = max(maxrss, 0)
+                    elif kind == protocol.LAYERS:
+                        self.child_layers = {str(k): str(v) for k, v in _json_dict(payload).items()}
+                    elif kind == protocol.INFRA:
+                        raise SandboxSetupError(str(_json_dict(payload).get("e", "")))
+                    elif kind == protocol.SETUP:
+                        if st.traced:
+                            self._discarded += len(order) - st.next
+                        else:
+                            failure = _json_dict(payload)
+                            outcome = failure.get("o")
+                            outcome = outcome if outcome in _SETUP_OUTCOMES else "RUNTIME_ERROR"
+                            for k in order[st.next :]:  # the solution never compiled: every test fails alike
+                                results[k] = {"o": outcome, "e": str(failure.get("e", ""))[:300]}
+                        st.finished = True
+                        return []
+                    else:
+                        raise SandboxSetupError("the child broke the protocol before the solution ran")
+                    continue
+                # from here on, every record may be the candidate's
                 due = order[st.next] if st.next < len(order) else None
-                if kind == protocol.VALUE and st.tracing is None and test == due:
+                if kind == protocol.VALUE and not st.traced and test == due:
                     results[test] = ({}, payload)
                     st.next += 1
-                    if self._traced(job, test):
-                        st.tracing, st.tracing_since = test, st.heard_at
-                elif kind == protocol.ERROR and st.tracing is None and test == due:
+                elif kind == protocol.ERROR and not st.traced and test == due:
                     failure = _json_dict(payload)
                     outcome = failure.get("o") if failure.get("o") in _CHILD_OUTCOMES else "RUNTIME_ERROR"
                     results[test] = {"o": outcome, "e": str(failure.get("e", ""))[:300]}
                     st.next += 1
-                elif kind == protocol.METRICS and st.tracing == test:
-                    results[test][0].update(_metrics(_json_dict(payload)))
-                    self._end_tracing(st, st.heard_at)
-                elif kind == protocol.READY and not st.ready:
-                    st.ready = True
-                elif kind == protocol.LAYERS:
-                    self.child_layers = {str(k): str(v) for k, v in _json_dict(payload).items()}
-                elif kind == protocol.INFRA:
-                    _reap(st)
-                    raise SandboxSetupError(str(_json_dict(payload).get("e", "")))
-                elif kind == protocol.SETUP and not st.ready:
-                    failure = _json_dict(payload)
-                    outcome = failure.get("o") if failure.get("o") in _SETUP_OUTCOMES else "RUNTIME_ERROR"
-                    for k in order[st.next :]:  # the solution never loaded: every test fails alike
-                        results[k] = {"o": outcome, "e": str(failure.get("e", ""))[:300]}
-                    return []
-                elif kind == protocol.DONE and st.tracing is None:
+                elif kind == protocol.METRICS and st.traced and test == due:
+                    self._traced_figures(results[test], _json_dict(payload))
+                    st.next += 1
+                elif kind == protocol.DONE:
+                    st.finished = True
+                    if st.traced:
+                        self._discarded += len(order) - st.next
+                        return []
                     last = results[order[st.next - 1]] if st.next else None
                     outcome = last.get("o") if isinstance(last, dict) else None
                     _fail(results, order[st.next :], outcome, "stop_on_first_fail", skip_first=True)
                     return []
                 else:
-                    return self._reject(st, results, "malformed result record")
+                    return self._reject(st, results, "malformed or forged result record")
             return None
         finally:
             del buf[:pos]
 
-    def _end_tracing(self, st: _ChildState, now: float) -> None:
-        """A traced run ended: its duration is added to the total, within the tracing allowance."""
-        spent = min(now - st.tracing_since, max(self._trace_left, 0.0))
-        self._deadline += spent
-        self._trace_left -= spent
-        st.tracing = None
+    def _traced_figures(self, entry: tuple[dict[str, Any], bytes], record: dict[str, Any]) -> None:
+        """A traced run's figures count only if its call returned what the timed call returned."""
+        value_json = entry[1][protocol.VALUE_HEAD.size :]
+        if record.get("h") != protocol.value_checksum(value_json):
+            self._discarded += 1
+            return
+        entry[0].update(_metrics(record))
 
     def _reject(self, st: _ChildState, results: list, why: str) -> list[int]:
         """The child sent something it must not: it is killed, and the test it was on fails."""
         _kill(st)
-        if st.tracing is not None:  # the verdict of the traced test stands
-            self._end_tracing(st, time.monotonic())
-            return st.order[st.next :]
         if st.next >= len(st.order):
             return []
-        results[st.order[st.next]] = {"o": "RUNTIME_ERROR", "e": why}
+        if st.traced:  # the verdict stands; this test's traced figures are lost
+            self._discarded += 1
+        else:
+            results[st.order[st.next]] = {"o": "RUNTIME_ERROR", "e": why}
         return st.order[st.next + 1 :]
 
-    def _running(self, st: _ChildState) -> tuple[int, bool]:
-        """(position in `order` of the test the child was in, whether it had started calling tests).
+    def _running(self, st: _ChildState) -> int:
+        """Position in `order` of the test the child was in (per the last valid progress page).
 
         Tests between `st.next` and that position finished, but their records died in the child's
-        buffer. The progress page is trusted only where it is plausible."""
-        test, phase, _ = protocol.read_progress(self.page)
-        if phase == protocol.PHASE_CALL and st.pending(test):
-            return st.position[test], True
-        return st.next, st.ready
+        buffer."""
+        self._observe(st)
+        test, phase, _ = st.page
+        if phase in (protocol.PHASE_CALL, protocol.PHASE_TRACED) and st.pending(test):
+            return st.position[test]
+        return st.next
+
+    def _not_begun(self, st: _ChildState, results: list, why: str, outcome: str) -> list[int]:
+        """The child died or hung before BEGIN: in our setup (an infrastructure failure) or while
+        compiling the candidate's source (the candidate's)."""
+        if st.page[1] != protocol.PHASE_COMPILE:
+            raise SandboxSetupError(f"the sandboxed child {why} during setup")
+        if not st.traced:
+            _fail(results, st.order[st.next :], outcome, f"compiling the solution {why}")
+        return []
 
     def _after_timeout(self, job: dict[str, Any], st: _ChildState, results: list) -> list[int]:
-        if st.tracing is not None:  # only the metrics run overran: the verdict stands
-            self._end_tracing(st, time.monotonic())
-            return st.order[st.next :]
+        if not st.begun:
+            return self._not_begun(st, results, "took too long", "TIME_LIMIT_EXCEEDED")
         if st.next >= len(st.order):
             return []
-        at, calling = self._running(st)
+        at = self._running(st)
+        if st.traced:  # only the metrics run overran: the verdict stands; no further test is traced
+            self._discarded += len(st.order) - st.next
+            return []
+        calling = st.page[1] == protocol.PHASE_CALL
         reason = "time limit exceeded" if calling else "time limit exceeded while loading the solution"
         _fail(results, st.order[at:], "TIME_LIMIT_EXCEEDED", reason)
         return self._rerun(job, st.order[st.next : at], results)
 
     def _after_death(self, status: int, st: _ChildState, results: list) -> list[int]:
-        if st.tracing is not None:  # it died in the metrics-only run: the verdict stands
-            self._end_tracing(st, time.monotonic())
-            return st.order[st.next :]
+        if not st.begun:
+            return self._not_begun(st, results, f"failed ({_death(status)[1]})", "COMPILATION_ERROR")
         if st.next >= len(st.order):
             return []
-        at, _ = self._running(st)
+        at = self._running(st)
+        if st.traced:  # it died in the metrics-only run: the verdict stands
+            self._discarded += 1
+            return st.order[st.next + 1 :]
         outcome, text = _death(status)
         results[st.order[at]] = {"o": outcome, "e": text}
         lost = st.order[st.next : at]
@@ -358,33 +517,48 @@ class Worker:
 
 
 def _kill(st: _ChildState) -> None:
-    """SIGKILL the child's whole process group, then reap it (once)."""
-    if not st.reaped:
-        st.reaped = True
-        _kill_pid(st.pid)
-
-
-def _reap(st: _ChildState) -> int:
+    """SIGKILL the child's whole process group, then reap it (once), keeping its exit status and the
+    kernel's account of its resources. Killing first: a child that closed its pipe, or sent DONE,
+    and kept running must not block the worker."""
     if st.reaped:
-        return 0
+        return
     st.reaped = True
-    return _wait(st.pid)
-
-
-def _kill_pid(pid: int) -> None:
-    for target in (-pid, pid):
+    for target in (-st.pid, st.pid):
         try:
             os.kill(target, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):  # gone already (or a group member left it)
             pass
-    _wait(pid)
-
-
-def _wait(pid: int) -> int:
     try:
-        return os.waitpid(pid, 0)[1]
+        _, st.status, rusage = os.wait4(st.pid, 0)
     except ChildProcessError:
-        return 0
+        return
+    if st.cpu is None:  # (not measured already while it waited)
+        st.cpu, st.maxrss = rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss
+
+
+def _measure_alive(st: _ChildState) -> bool:
+    """Read a child's CPU time (its process CPU clock) and peak RSS (/proc) while it is still alive,
+    so that it need not be reaped before the reply. False where that fails (it already exited)."""
+    try:
+        cpu = time.clock_gettime(((~st.pid) << 3) | 2)  # the kernel's CPUCLOCK_SCHED clock of `pid`
+        fd = os.open(f"/proc/{st.pid}/status", os.O_RDONLY)
+        try:
+            text = os.read(fd, 16384)
+        finally:
+            os.close(fd)
+        start = text.index(b"VmHWM:") + 6
+        maxrss = int(text[start : text.index(b"kB", start)])
+    except (OSError, ValueError):
+        return False
+    st.cpu, st.maxrss = cpu, maxrss
+    return True
+
+
+def job_seconds_bound(time_s: float, total_time_s: float, traced: bool) -> float:
+    """The longest a worker may take over one job: the timed run, one re-run allowance, the traced
+    runs' budget, and our own setup of the children; the executor's watchdog waits this long."""
+    timed = total_time_s + time_s + FRAME_SLACK_S + 3 * SETUP_ALLOWANCE_S
+    return timed + (total_time_s * TRACE_BUDGET_FACTOR + SETUP_ALLOWANCE_S if traced else 0.0)
 
 
 def _fail(results: list, tests: list[int], outcome: str | None, text: str, skip_first: bool = False) -> None:
@@ -429,12 +603,8 @@ def _json_dict(payload: bytes) -> dict[str, Any]:
 
 
 def _metrics(record: dict[str, Any]) -> dict[str, Any]:
-    """The numeric fields of a traced-run record."""
-    return {
-        k: record[k]
-        for k in ("mc", "mp", "st")
-        if isinstance(record.get(k), int) and not isinstance(record.get(k), bool)
-    }
+    """The numeric fields of a traced-run record: plain non-negative integers below 2**62 only."""
+    return {k: v for k in ("mc", "mp", "st") if type(v := record.get(k)) is int and 0 <= v < 1 << 62}
 
 
 _CHILD_OUTCOMES = ("RUNTIME_ERROR", "MEMORY_LIMIT_EXCEEDED", "WRONG_ANSWER")

@@ -345,7 +345,16 @@ def _result(d: dict[str, Any]) -> ExecutionResult:
         TestResult(_OUTCOMES[t["exec_outcome"]], **{k: v for k, v in t.items() if k in _TEST_FIELDS})
         for t in d["tests"]
     ]
-    return ExecutionResult(tests=tests, infra_error=d.get("infra_error"), wall_time=d["summary"]["wall_time"])
+    summary = d["summary"]
+    return ExecutionResult(
+        tests=tests,
+        infra_error=d.get("infra_error"),
+        wall_time=summary["wall_time"],
+        cpu_time_kernel=summary.get("cpu_time_kernel"),
+        peak_memory_kernel=summary.get("peak_memory_kernel"),
+        instructions_kernel=summary.get("instructions_kernel"),
+        traced_discarded=summary.get("traced_discarded") or 0,
+    )
 
 
 def _seconds(value: str | None) -> float | None:

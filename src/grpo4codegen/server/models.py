@@ -136,6 +136,12 @@ class SummaryModel(BaseModel):
     passed: int
     total: int
     wall_time: float
+    cpu_time_kernel: float | None = Field(None, description="CPU seconds of the timed run, from the kernel")
+    peak_memory_kernel: int | None = Field(
+        None, description="peak resident bytes of the timed run, from the kernel"
+    )
+    instructions_kernel: int | None = None
+    traced_discarded: int = 0
 
 
 class ResultModel(BaseModel):
@@ -288,7 +294,15 @@ def result_dict(result: ExecutionResult) -> dict[str, Any]:
     """`ExecutionResult.to_dict()` without `dataclasses.asdict`, which costs ~20x more per job."""
     return {
         "tests": [{**t.__dict__, "exec_outcome": t.exec_outcome.value} for t in result.tests],
-        "summary": {"passed": result.passed, "total": result.total, "wall_time": result.wall_time},
+        "summary": {
+            "passed": result.passed,
+            "total": result.total,
+            "wall_time": result.wall_time,
+            "cpu_time_kernel": result.cpu_time_kernel,
+            "peak_memory_kernel": result.peak_memory_kernel,
+            "instructions_kernel": result.instructions_kernel,
+            "traced_discarded": result.traced_discarded,
+        },
         "infra_error": result.infra_error,
     }
 
