@@ -1,0 +1,342 @@
+"""Execution on a Ray cluster: one executor actor per node, each owning that node's sandbox pool.
+
+`RayExecutor(address)` attaches to the Ray cluster at `address` (none: the cluster named by
+$RAY_ADDRESS or the one started last on this machine, else a new local runtime), then places one
+actor on every alive node that has CPUs (`NodeAffinitySchedulingStrategy`, named per node, so every
+training rank attached to the cluster shares the same actors). Each actor holds an `Executor`
+sized by `sizing.pool_size` for its node. `run_many` has the embedded executor's contract:
+
+* Problems travel once per actor: a job names its problem by a content key (a hash of the problem's
+  wire form), and a problem is sent along only to an actor that does not hold it yet; an actor that
+  lost its cache (restarted) answers with the keys it lacks, and the chunk is resent with them.
+* Batches are cut into chunks and spread by load: a chunk goes to the actor with the fewest jobs in
+  flight per sandbox worker, and each actor gets at most two jobs per worker in flight.
+* Actors are restarted by Ray when they die (`max_restarts`); the chunks they held are retried on
+  whichever actor is free (`retries` times). A chunk given up on, or one that outlives its time
+  limits, comes back as `ExecutionResult(infra_error=...)`: a None reward, never 0.
+
+Ray is imported only when this backend is chosen (the optional extra `grpo4codegen[ray]`).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..data.problems import Problem
+from ..errors import UserError
+from ..sandbox.executor import StdioSubmission, Submission
+from ..sandbox.types import ExecutionResult, Limits
+
+log = logging.getLogger(__name__)
+NAMESPACE = "grpo4codegen"
+#: jobs in flight per sandbox worker of an actor: enough to keep its pool busy between chunks
+IN_FLIGHT_PER_WORKER = 2
+#: seconds a chunk may take beyond the sum of its jobs' time limits before it is given up on
+CHUNK_MARGIN_S = 60.0
+
+
+class NodeExecutor:
+    """The actor: an executor pool on one node and the problems it has been sent (by content key)."""
+
+    def __init__(self, workers: int | None, require_isolation: bool, cache: int = 4096) -> None:
+        from ..sandbox.executor import Executor
+        from ..sandbox.sizing import pool_size
+
+        kwargs = {"require_isolation": True} if require_isolation else {}
+        self.executor = Executor(workers=workers or pool_size(), **kwargs)
+        self.problems: collections.OrderedDict[str, Problem] = collections.OrderedDict()
+        self.cache = cache
+        self.lock = threading.Lock()
+
+    def info(self) -> dict[str, Any]:
+        import ray
+
+        return {
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "pid": os.getpid(),
+            "workers": self.executor.size,
+        }
+
+    def run(
+        self, jobs: list[tuple[str | None, str, Limits | None, Any]], problems: dict[str, Problem]
+    ) -> dict[str, Any]:
+        """Jobs as (problem key, code, limits, stdio cases); {"missing": keys} when a problem is not here."""
+        with self.lock:
+            self.problems.update(problems)
+            missing = sorted({k for k, *_ in jobs if k is not None and k not in self.problems})
+            if missing:
+                return {"missing": missing}
+            subs: list[Submission | StdioSubmission] = []
+            for key, code, limits, cases in jobs:
+                if key is None:
+                    subs.append(StdioSubmission(code, cases, limits))
+                else:
+                    self.problems.move_to_end(key)
+                    subs.append(Submission(self.problems[key], code, limits))
+            while len(self.problems) > self.cache:
+                self.problems.popitem(last=False)
+        return {"results": self.executor.run_many(subs)}
+
+
+@dataclasses.dataclass
+class _Actor:
+    handle: Any
+    node_id: str
+    workers: int
+    known: set[str] = dataclasses.field(default_factory=set)  # problem keys it was sent
+    in_flight: int = 0  # jobs
+
+
+@dataclasses.dataclass
+class _Chunk:
+    indices: list[int]
+    attempts: int = 0
+    actor: _Actor | None = None
+    started: float = 0.0
+    deadline: float = 0.0
+    sent: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class RayStats:
+    chunks: int = 0
+    retries: int = 0  # chunks sent again after an actor failed
+    resent_problems: int = 0  # chunks sent again with problems an actor had lost
+    infra_failures: int = 0  # jobs given up on
+    problems_shipped: int = 0
+
+
+class RayExecutor:
+    """Drop-in for `Executor.run_many` on a Ray cluster. close() when done (or use `with`)."""
+
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        require_isolation: bool = False,
+        retries: int = 2,
+        max_restarts: int = 3,
+        chunk_size: int = 8,
+        name: str = "g4c-executor",
+        init_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        try:
+            import ray
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        except ImportError:
+            raise UserError(
+                "--execute_backend ray needs Ray: pip install 'grpo4codegen[ray]' (or pip install ray)"
+            ) from None
+        self._ray = ray
+        self.started_runtime = False
+        if not ray.is_initialized():
+            kwargs = {"include_dashboard": False, "log_to_driver": False, **(init_kwargs or {})}
+            try:
+                ray.init(address=address, namespace=NAMESPACE, **kwargs)
+            except ConnectionError as e:
+                raise UserError(
+                    f"--ray_address {address!r}: cannot reach a Ray cluster there ({e})"
+                ) from None
+            self.started_runtime = address is None and _started_here(ray)
+        self.retries = retries
+        self.chunk_size = max(1, chunk_size)
+        self.stats = RayStats()
+        self._lock = threading.Lock()
+        self._keys: collections.OrderedDict[int, tuple[Problem, str]] = collections.OrderedDict()
+        remote = ray.remote(NodeExecutor).options  # the class is made remote here: Ray imports lazily
+        self.actors: list[_Actor] = []
+        nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
+        if not nodes:
+            raise UserError("the Ray cluster has no alive node with CPUs to run sandboxes on")
+        handles = []
+        for node in nodes:
+            node_id = node["NodeID"]
+            handles.append(
+                remote(
+                    name=f"{name}-{node_id[:16]}",
+                    namespace=NAMESPACE,
+                    get_if_exists=True,  # the training ranks attached to this cluster share it
+                    num_cpus=0,  # its sandbox workers are its own processes, sized to the node
+                    max_restarts=max_restarts,
+                    max_task_retries=0,  # chunks are retried here, on whichever actor is free
+                    max_concurrency=64,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                ).remote(workers, require_isolation)
+            )
+        for handle, info in zip(handles, ray.get([h.info.remote() for h in handles]), strict=True):
+            self.actors.append(_Actor(handle, info["node_id"], info["workers"]))
+        log.info(
+            "Ray executor: %d actor(s), %d sandbox workers in all",
+            len(self.actors),
+            sum(a.workers for a in self.actors),
+        )
+
+    @property
+    def size(self) -> int:
+        return sum(a.workers for a in self.actors)
+
+    # -- the executor's API -----------------------------------------------------------------------
+    def run(self, problem: Problem, code: str, limits: Limits | None = None) -> ExecutionResult:
+        return self.run_many([Submission(problem, code, limits)])[0]
+
+    def run_stdio(
+        self, code: str, cases: list[tuple[str, str]], limits: Limits | None = None
+    ) -> ExecutionResult:
+        return self.run_many([StdioSubmission(code, cases, limits)])[0]
+
+    def run_many(
+        self,
+        submissions: Sequence[Submission | StdioSubmission],
+        on_result: Callable[[int, ExecutionResult], None] | None = None,
+    ) -> list[ExecutionResult]:
+        """Results in input order; a job that could not be run has `infra_error` set."""
+        subs = list(submissions)
+        jobs, problems = self._jobs(subs)
+        results: list[ExecutionResult | None] = [None] * len(subs)
+        size = max(1, min(self.chunk_size, math.ceil(len(subs) / max(1, self.size))))
+        waiting = collections.deque(
+            _Chunk(list(range(i, min(i + size, len(subs))))) for i in range(0, len(subs), size)
+        )
+        running: dict[Any, _Chunk] = {}
+        emitted = 0
+        with self._lock:  # one batch at a time: the actors' loads are this object's bookkeeping
+            while waiting or running:
+                self._dispatch(waiting, running, jobs, problems, subs)
+                ready, _ = self._ray.wait(list(running), num_returns=1, timeout=1.0)
+                for ref in ready:
+                    chunk = running.pop(ref)
+                    self._collect(ref, chunk, waiting, results)
+                self._expire(running, results)
+                while on_result and emitted < len(results) and results[emitted] is not None:
+                    on_result(emitted, results[emitted])  # type: ignore[arg-type]
+                    emitted += 1
+        lost = [i for i, r in enumerate(results) if r is None]
+        if lost:  # cannot happen by construction; if it did, say so rather than lose a job
+            self._give_up([_Chunk(lost)], results, "no result came back")
+        if on_result:
+            for i in range(emitted, len(results)):
+                on_result(i, results[i])  # type: ignore[arg-type]
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Leave the actors to the cluster (other ranks may share them); stop a runtime started here."""
+        if self.started_runtime and self._ray.is_initialized():
+            self._ray.shutdown()
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals --------------------------------------------------------------------------------
+    def _jobs(self, subs: list[Submission | StdioSubmission]) -> tuple[list[tuple], dict[str, Problem]]:
+        jobs, problems = [], {}
+        for s in subs:
+            if isinstance(s, StdioSubmission):
+                jobs.append((None, s.code, s.limits, [tuple(c) for c in s.cases]))
+            else:
+                key = self._key(s.problem)
+                problems[key] = s.problem
+                jobs.append((key, s.code, s.limits, None))
+        return jobs, problems
+
+    def _key(self, problem: Problem) -> str:
+        """The problem's content key (cached per object: a GRPO batch repeats each problem)."""
+        cached = self._keys.get(id(problem))
+        if cached is not None and cached[0] is problem:
+            return cached[1]
+        from .models import problem_payload
+
+        text = json.dumps(problem_payload(problem), sort_keys=True, default=repr)
+        key = hashlib.sha256(text.encode()).hexdigest()[:32]
+        self._keys[id(problem)] = (problem, key)
+        while len(self._keys) > 4096:
+            self._keys.popitem(last=False)
+        return key
+
+    def _dispatch(
+        self, waiting: collections.deque, running: dict, jobs: list, problems: dict, subs: list
+    ) -> None:
+        while waiting and self.actors:
+            actor = min(self.actors, key=lambda a: a.in_flight / a.workers)
+            if actor.in_flight >= IN_FLIGHT_PER_WORKER * actor.workers:
+                return
+            chunk = waiting.popleft()
+            batch = [jobs[i] for i in chunk.indices]
+            keys = {j[0] for j in batch if j[0] is not None}
+            send = {k: problems[k] for k in keys - actor.known}
+            self.stats.problems_shipped += len(send)
+            chunk.actor, chunk.sent = actor, list(send)
+            chunk.started = time.monotonic()
+            limits = [subs[i].limits or Limits() for i in chunk.indices]
+            chunk.deadline = chunk.started + CHUNK_MARGIN_S + sum(2 * lim.total_time_s for lim in limits)
+            actor.known |= keys  # optimistic: a restarted actor reports what it lacks
+            actor.in_flight += len(chunk.indices)
+            self.stats.chunks += 1
+            running[actor.handle.run.remote(batch, send)] = chunk
+
+    def _collect(self, ref: Any, chunk: _Chunk, waiting: collections.deque, results: list) -> None:
+        actor = chunk.actor
+        assert actor is not None
+        actor.in_flight -= len(chunk.indices)
+        try:
+            reply = self._ray.get(ref)
+        except Exception as e:  # the actor died (Ray restarts it) or the call itself failed
+            actor.known.clear()  # a restarted actor starts with no problems
+            chunk.attempts += 1
+            error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            if chunk.attempts > self.retries:
+                self._give_up([chunk], results, f"Ray executor failed {chunk.attempts} time(s): {error}")
+            else:
+                self.stats.retries += 1
+                log.warning(
+                    "Ray executor actor on node %s failed (%s); chunk retried", actor.node_id[:8], error
+                )
+                waiting.appendleft(chunk)
+            return
+        if "missing" in reply:
+            actor.known.difference_update(reply["missing"])
+            self.stats.resent_problems += 1
+            waiting.appendleft(chunk)
+            return
+        for i, result in zip(chunk.indices, reply["results"], strict=True):
+            results[i] = result
+
+    def _expire(self, running: dict, results: list) -> None:
+        now = time.monotonic()
+        for ref, chunk in list(running.items()):
+            if now > chunk.deadline:
+                running.pop(ref)
+                if chunk.actor is not None:
+                    chunk.actor.in_flight -= len(chunk.indices)
+                try:
+                    self._ray.cancel(ref)
+                except Exception as e:  # a running actor task may not be cancellable; its answer is ignored
+                    log.debug("cannot cancel a late chunk: %s", e)
+                self._give_up([chunk], results, f"no answer within {chunk.deadline - chunk.started:.0f} s")
+
+    def _give_up(self, chunks: list[_Chunk], results: list, reason: str) -> None:
+        for chunk in chunks:
+            log.warning("%d job(s) reported as infrastructure failures: %s", len(chunk.indices), reason)
+            self.stats.infra_failures += len(chunk.indices)
+            for i in chunk.indices:
+                results[i] = ExecutionResult(infra_error=f"ray execution failed: {reason}")
+
+
+def _started_here(ray: Any) -> bool:
+    """Whether ray.init() started a new local runtime (rather than attaching to a running one)."""
+    try:
+        return bool(ray._private.worker.global_worker.node.is_head())  # noqa: SLF001
+    except AttributeError:
+        return False
