@@ -190,7 +190,8 @@ def run_reward_benchmark(
     print(f"  executor (timed + traced runs):               {embedded.seconds:7.2f} s")
     print(f"    the same executions, timed run only:        {untraced_s:7.2f} s")
     print(f"  comment + maintainability scores:             {comment_s + maintainability_s:7.2f} s")
-    print(f"  the rest (extraction, aggregation, overlap):  {seconds - embedded.seconds:7.2f} s")
+    rest_s = seconds - embedded.seconds - comment_s - maintainability_s
+    print(f"  the rest (extraction, aggregation, ...):      {rest_s:7.2f} s")
     print(f"floor: same executions in-process, no isolation: {floor_s:7.2f} s")
     print(f"over floor: {seconds / floor_s:.2f}x warm, {cold_s / floor_s:.2f}x cold")
     rewards = [s.reward for s in scores if s.reward is not None]
@@ -209,6 +210,9 @@ def run_reward_benchmark(
         "stage_executor_seconds": embedded.seconds,
         "stage_executor_timed_only_seconds": untraced_s,
         "stage_static_scores_seconds": comment_s + maintainability_s,
+        "stage_comment_seconds": comment_s,
+        "stage_maintainability_seconds": maintainability_s,
+        "stage_rest_seconds": rest_s,
         "reward_mean": sum(rewards) / len(rewards) if rewards else None,
         "workers": workers,
         "cpu_count": os.cpu_count(),
