@@ -10,7 +10,7 @@
 #   * the greedy evaluation gathered the problems of both processes.
 # It does this twice, with the two ways the ranks of a node can run completions:
 #   * per-rank: every rank builds its own embedded pool of one worker per core (the old default,
-#     reproduced with --execute_backend embedded --sandbox_workers $(nproc));
+#     reproduced with --execute_backend embedded --sandbox_workers <cores>);
 #   * node: the ranks share one pool per node, hosted by local rank 0 (execute_backend auto -> node),
 # sampling the process table during each run, and prints the peak number of sandbox workers under the
 # launch against the cores, and the reward seconds per step. The node pool must never exceed the cores.
@@ -87,7 +87,8 @@ EOF
 # build the tiny model once, before two processes race for it (the build is atomic either way)
 "$PYTHON" -c "from grpo4codegen.training.tiny import ensure_tiny_model; ensure_tiny_model()"
 
-CORES=$(nproc)
+# the cores this launch may use (nproc would answer OMP_NUM_THREADS)
+CORES=$("$PYTHON" -c "from grpo4codegen.sandbox.sizing import node_cores; print(node_cores())")
 # the flags exist once the reward configuration has them; until then the probe sets the same fields
 if "$PYTHON" -m grpo4codegen.cli train --help 2>/dev/null | grep -q -- "--execute_backend"; then
     FLAGS_KNOWN=1

@@ -159,3 +159,11 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_scorers_of_one_process_share_one_embedded_pool(monkeypatch):
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    config = SimpleNamespace(execute_backend="embedded", sandbox_workers=1)
+    first, owned = make_runner(config)
+    second, _ = make_runner(SimpleNamespace(execute_backend="embedded", sandbox_workers=1))
+    assert first is second and not owned and first.size == 1

@@ -17,6 +17,8 @@ gets its runner here, so a backend is added in one place.
 
 from __future__ import annotations
 
+import atexit
+import threading
 from typing import Any
 
 from ..errors import UserError
@@ -65,11 +67,27 @@ def make_runner(config: Any) -> tuple[Any, bool]:
         from .raypool import RayExecutor
 
         return RayExecutor(getattr(config, "ray_address", None), workers, require_isolation=isolation), True
-    from ..sandbox.executor import Executor, default_executor
+    from ..sandbox.executor import default_executor
 
     if workers is None and not isolation:
         return default_executor(), False
-    return Executor(workers=workers, **_isolation_kwargs(isolation)), True
+    return _embedded(workers, isolation), False
+
+
+_pools: dict[tuple[int | None, bool], Any] = {}
+_pools_lock = threading.Lock()
+
+
+def _embedded(workers: int | None, isolation: bool) -> Any:
+    """A process-wide embedded pool per (size, isolation): the scorers of one process share it."""
+    from ..sandbox.executor import Executor
+
+    with _pools_lock:
+        pool = _pools.get((workers, isolation))
+        if pool is None:
+            pool = _pools[(workers, isolation)] = Executor(workers=workers, **_isolation_kwargs(isolation))
+            atexit.register(pool.close)
+        return pool
 
 
 def _isolation_kwargs(required: bool) -> dict[str, Any]:
