@@ -137,15 +137,22 @@ class RayExecutor:
             raise UserError(
                 "--execute_backend ray needs Ray: pip install 'grpo4codegen[ray]' (or pip install ray)"
             ) from None
+        from ..sandbox.sizing import local_trainers
+        from .runners import _isolation_kwargs
+
+        _isolation_kwargs(require_isolation)  # a clear error here rather than a failed actor
         self._ray = ray
         self.started_runtime = False
+        if address is None and local_trainers() > 1 and not os.environ.get("RAY_ADDRESS"):
+            address = "auto"  # several ranks must share one cluster, not each start a runtime
         if not ray.is_initialized():
             kwargs = {"include_dashboard": False, "log_to_driver": False, **(init_kwargs or {})}
             try:
                 ray.init(address=address, namespace=NAMESPACE, **kwargs)
             except ConnectionError as e:
                 raise UserError(
-                    f"--ray_address {address!r}: cannot reach a Ray cluster there ({e})"
+                    f"--ray_address {address!r}: cannot reach a Ray cluster there ({e}); "
+                    "start one with `ray start --head` (see docs/scaling.md)"
                 ) from None
             self.started_runtime = address is None and _started_here(ray)
         self.retries = retries
