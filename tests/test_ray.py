@@ -130,3 +130,17 @@ def test_a_batch_given_up_on_scores_none_never_zero(runtime, builtin):
         assert s.reward is None or s.dimensions["correctness"] == 1.0  # every completion is correct
     later = doomed.run_many([Submission(builtin[0], builtin[0].reference_solution)])
     assert later[0].infra_error and "ray execution failed" in later[0].infra_error
+
+
+def test_bench_rewards_on_ray_ends_with_its_summary(runtime, builtin, capsys):
+    import json
+
+    from grpo4codegen.rewards.bench import run_reward_benchmark
+
+    assert run_reward_benchmark(builtin, groups=2, per_group=4, seed=0, backend="ray", rounds=1) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("completions", "seconds", "embedded_seconds", "ray_over_embedded", "lost", "over_floor"):
+        assert key in summary, key
+    assert summary["completions"] == 8 and summary["lost"] == 0 and summary["infra_failures"] == 0
+    assert summary["ray_over_embedded"] == pytest.approx(summary["embedded_seconds"] / summary["seconds"])
+    assert ray.is_initialized()  # attached to the test's runtime: the bench left it running
