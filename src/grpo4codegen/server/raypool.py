@@ -43,6 +43,8 @@ NAMESPACE = "grpo4codegen"
 IN_FLIGHT_PER_WORKER = 2
 #: seconds a chunk may take beyond the sum of its jobs' time limits before it is given up on
 CHUNK_MARGIN_S = 60.0
+#: seconds an actor whose call failed is passed over while others can take the work
+SUSPECT_S = 2.0
 
 
 class NodeExecutor:
@@ -95,6 +97,7 @@ class _Actor:
     workers: int
     known: set[str] = dataclasses.field(default_factory=set)  # problem keys it was sent
     in_flight: int = 0  # jobs
+    failed_at: float = -math.inf  # when a call to it last failed
 
 
 @dataclasses.dataclass
@@ -276,7 +279,10 @@ class RayExecutor:
         self, waiting: collections.deque, running: dict, jobs: list, problems: dict, subs: list
     ) -> None:
         while waiting and self.actors:
-            actor = min(self.actors, key=lambda a: a.in_flight / a.workers)
+            # an actor that just failed gets work only when no other can take it (it may be gone)
+            recent = time.monotonic() - SUSPECT_S
+            healthy = [a for a in self.actors if a.failed_at < recent] or self.actors
+            actor = min(healthy, key=lambda a: a.in_flight / a.workers)
             if actor.in_flight >= IN_FLIGHT_PER_WORKER * actor.workers:
                 return
             chunk = waiting.popleft()
@@ -301,6 +307,7 @@ class RayExecutor:
             reply = self._ray.get(ref)
         except Exception as e:  # the actor died (Ray restarts it) or the call itself failed
             actor.known.clear()  # a restarted actor starts with no problems
+            actor.failed_at = time.monotonic()
             chunk.attempts += 1
             error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             if chunk.attempts > self.retries:
