@@ -64,13 +64,15 @@ def socket_path() -> str:
 class NodePool(RemoteExecutor):
     """The client of the node's shared pool; on the host rank it also owns the server process."""
 
-    def __init__(self, path: str, workers: int | None = None, host: bool | None = None) -> None:
+    def __init__(
+        self, path: str, workers: int | None = None, host: bool | None = None, require_isolation: bool = False
+    ) -> None:
         super().__init__(f"unix:{path}", chunk_size=8, parallel=8)
         self.path = path
         self.server: subprocess.Popen | None = None
         if host if host is not None else local_rank() == 0:
             self.workers = workers or pool_size()
-            self.server = _start_server(path, self.workers)
+            self.server = _start_server(path, self.workers, require_isolation)
             self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -109,13 +111,15 @@ class NodePool(RemoteExecutor):
                 pass
 
 
-def _start_server(path: str, workers: int) -> subprocess.Popen:
+def _start_server(path: str, workers: int, require_isolation: bool) -> subprocess.Popen:
     try:
         os.unlink(path)  # a stale socket from a crashed launch with the same name
     except FileNotFoundError:
         pass
     cmd = [sys.executable, "-m", "grpo4codegen.server.nodepool", "--uds", path]
     cmd += ["--sandbox-workers", str(workers), "--host-pid", str(os.getpid())]
+    if require_isolation:
+        cmd.append("--require-isolation")
     # its own process group: a Ctrl-C reaches the ranks, which stop it; it also stops on its own
     # when the host is gone (killed without a chance to clean up)
     return subprocess.Popen(cmd, start_new_session=True, stdin=subprocess.DEVNULL)
@@ -125,12 +129,12 @@ _node: NodePool | None = None
 _node_lock = threading.Lock()
 
 
-def node_pool(workers: int | None = None) -> NodePool:
+def node_pool(workers: int | None = None, require_isolation: bool = False) -> NodePool:
     """This process's client of the node pool (starting the server on the host rank), closed at exit."""
     global _node
     with _node_lock:
         if _node is None:
-            _node = NodePool(socket_path(), workers)
+            _node = NodePool(socket_path(), workers, require_isolation=require_isolation)
             atexit.register(_node.close)
         return _node
 
@@ -154,12 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uds", required=True, help="Unix socket to listen on")
     parser.add_argument("--sandbox-workers", type=int, default=None)
     parser.add_argument("--host-pid", type=int, default=None, help="stop when this process is gone")
+    parser.add_argument("--require-isolation", action="store_true", help="refuse to run without every layer")
     args = parser.parse_args(argv)
     settings = ServerSettings(
         sandbox_workers=args.sandbox_workers or pool_size(),
         max_queue=1 << 16,  # every rank's whole batch may wait here; the pool works through them
         shutdown_grace_s=5.0,
     )
+    if args.require_isolation:
+        if not hasattr(settings, "require_isolation"):
+            parser.error("--require-isolation: this build's server cannot check its isolation layers")
+        settings.require_isolation = True  # type: ignore[attr-defined]
     if args.host_pid:
         threading.Thread(target=_watch_host, args=(args.host_pid,), daemon=True).start()
     config = uvicorn.Config(

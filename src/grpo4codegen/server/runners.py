@@ -62,7 +62,7 @@ def make_runner(config: Any) -> tuple[Any, bool]:
     if backend == "node":
         from .nodepool import node_pool
 
-        return node_pool(workers), False  # shared by every scorer of this process; closed at exit
+        return node_pool(workers, isolation), False  # shared by every scorer of this process; closed at exit
     if backend == "ray":
         from .raypool import RayExecutor
 
