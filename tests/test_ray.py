@@ -55,6 +55,22 @@ def test_ray_is_imported_only_when_chosen():
     assert out.returncode == 0, out.stderr
 
 
+def test_the_runner_factory_builds_it_from_the_reward_configuration(runtime, builtin):
+    from types import SimpleNamespace
+
+    from grpo4codegen.server.runners import make_runner
+
+    runner, owned = make_runner(
+        SimpleNamespace(execute_backend="auto", ray_address="auto", sandbox_workers=1)
+    )
+    try:
+        assert isinstance(runner, RayExecutor) and owned and runner.size == 1
+        assert runner.run(builtin[0], builtin[0].reference_solution).all_passed
+    finally:
+        runner.close()
+    assert ray.is_initialized()  # attached, not started: closing it leaves the runtime up
+
+
 def test_results_match_the_embedded_executor(runtime, executor, builtin):
     subs = [Submission(p, p.reference_solution) for p in builtin]
     subs += [Submission(p, "class Solution:\n    pass\n", Limits(time_s=1.0)) for p in builtin[:2]]
