@@ -120,9 +120,10 @@ def test_actor_killed_mid_batch_is_retried_nothing_lost(runtime, builtin):
 
 
 def test_a_batch_given_up_on_scores_none_never_zero(runtime, builtin):
-    """An actor that Ray may not restart, killed while the scorer waits: the rewards of the jobs it
-    held are None (an infrastructure failure); the ones it finished keep their real scores."""
-    doomed = RayExecutor(name="g4c-test-doomed", max_restarts=0, retries=1)
+    """An actor that Ray may not restart, killed while the scorer waits, with no retries: the rewards
+    of the jobs it held are None (an infrastructure failure), the others keep their real scores, and
+    the node gets a fresh actor for what follows."""
+    doomed = RayExecutor(name="g4c-test-doomed", max_restarts=0, retries=0)
     assert not doomed.started_runtime  # attached to the module's runtime
     scorer = RewardScorer(
         builtin, RewardConfig(reward_dimensions=("correctness", "efficiency")), runner=doomed
@@ -145,7 +146,7 @@ def test_a_batch_given_up_on_scores_none_never_zero(runtime, builtin):
     for s in scores:
         assert s.reward is None or s.dimensions["correctness"] == 1.0  # every completion is correct
     later = doomed.run_many([Submission(builtin[0], builtin[0].reference_solution)])
-    assert later[0].infra_error and "ray execution failed" in later[0].infra_error
+    assert later[0].all_passed, later[0].infra_error  # a new actor took the dead one's place
 
 
 def test_bench_rewards_on_ray_ends_with_its_summary(runtime, builtin, capsys):

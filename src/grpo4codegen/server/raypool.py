@@ -45,6 +45,10 @@ IN_FLIGHT_PER_WORKER = 2
 CHUNK_MARGIN_S = 60.0
 #: seconds an actor whose call failed is passed over while others can take the work
 SUSPECT_S = 2.0
+#: seconds between looks at the cluster's nodes (new nodes get an actor, departed ones are dropped)
+REFRESH_S = 60.0
+#: seconds a chunk waits for its restarting actor (or another) before it is given up on
+RESTART_WAIT_S = 120.0
 
 
 class NodeExecutor:
@@ -98,6 +102,7 @@ class _Actor:
     known: set[str] = dataclasses.field(default_factory=set)  # problem keys it was sent
     in_flight: int = 0  # jobs
     failed_at: float = -math.inf  # when a call to it last failed
+    available_at: float = -math.inf  # restarting: no work before then
 
 
 @dataclasses.dataclass
@@ -108,6 +113,7 @@ class _Chunk:
     started: float = 0.0
     deadline: float = 0.0
     sent: list[str] = dataclasses.field(default_factory=list)
+    unavailable_since: float | None = None  # first time its actor was restarting
 
 
 @dataclasses.dataclass
@@ -163,33 +169,66 @@ class RayExecutor:
         self.stats = RayStats()
         self._lock = threading.Lock()
         self._keys: collections.OrderedDict[int, tuple[Problem, str]] = collections.OrderedDict()
-        remote = ray.remote(NodeExecutor).options  # the class is made remote here: Ray imports lazily
+        self._options = dict(
+            name=name, max_restarts=max_restarts, workers=workers, isolation=require_isolation
+        )
+        self._strategy = NodeAffinitySchedulingStrategy
+        self._remote = ray.remote(NodeExecutor)  # made remote here: Ray is imported only for this backend
         self.actors: list[_Actor] = []
-        nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
-        if not nodes:
+        self._placed_at = 0.0
+        self._place_actors()
+        if not self.actors:
             raise UserError("the Ray cluster has no alive node with CPUs to run sandboxes on")
-        handles = []
-        for node in nodes:
-            node_id = node["NodeID"]
-            handles.append(
-                remote(
-                    name=f"{name}-{node_id[:16]}",
-                    namespace=NAMESPACE,
-                    get_if_exists=True,  # the training ranks attached to this cluster share it
-                    num_cpus=0,  # its sandbox workers are its own processes, sized to the node
-                    max_restarts=max_restarts,
-                    max_task_retries=0,  # chunks are retried here, on whichever actor is free
-                    max_concurrency=64,
-                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-                ).remote(workers, require_isolation)
-            )
-        for handle, info in zip(handles, ray.get([h.info.remote() for h in handles]), strict=True):
-            self.actors.append(_Actor(handle, info["node_id"], info["workers"]))
         log.info(
             "Ray executor: %d actor(s), %d sandbox workers in all",
             len(self.actors),
             sum(a.workers for a in self.actors),
         )
+
+    def _dead(self, actor: _Actor) -> bool:
+        """Whether an actor that failed since the last placement is gone for good (restarts spent);
+        its name is then free, and the node gets a fresh actor."""
+        if actor.failed_at < self._placed_at:
+            return False
+        try:
+            self._ray.get(actor.handle.info.remote(), timeout=10)
+        except self._ray.exceptions.ActorDiedError:
+            log.warning("executor actor on Ray node %s is gone; placing a new one", actor.node_id[:8])
+            return True
+        except Exception:  # restarting or slow: keep it
+            return False
+        return False
+
+    def _place_actors(self) -> None:
+        """One actor on every alive node with CPUs that has none yet; forget actors of departed nodes."""
+        ray, o = self._ray, self._options
+        nodes = {
+            n["NodeID"]: n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0
+        }
+        self.actors = [a for a in self.actors if a.node_id in nodes and not self._dead(a)]
+        have = {a.node_id for a in self.actors}
+        handles = [
+            self._remote.options(
+                name=f"{o['name']}-{node_id[:16]}",
+                namespace=NAMESPACE,
+                get_if_exists=True,  # the training ranks attached to this cluster share it
+                num_cpus=0,  # its sandbox workers are its own processes, sized to the node
+                max_restarts=o["max_restarts"],
+                max_task_retries=0,  # chunks are retried here, on whichever actor is free
+                max_concurrency=64,
+                scheduling_strategy=self._strategy(node_id, soft=False),
+            ).remote(o["workers"], o["isolation"])
+            for node_id in nodes
+            if node_id not in have
+        ]
+        for handle in handles:
+            try:
+                info = ray.get(handle.info.remote(), timeout=120)
+            except Exception as e:  # a node that cannot host one now is tried again on the next refresh
+                log.warning("no executor actor on a Ray node: %s", e)
+                continue
+            self.actors.append(_Actor(handle, info["node_id"], info["workers"]))
+        self._placed_at = time.monotonic()
 
     @property
     def size(self) -> int:
@@ -211,6 +250,9 @@ class RayExecutor:
     ) -> list[ExecutionResult]:
         """Results in input order; a job that could not be run has `infra_error` set."""
         subs = list(submissions)
+        if time.monotonic() - self._placed_at > REFRESH_S:
+            with self._lock:
+                self._place_actors()  # nodes that joined get an actor; departed ones are dropped
         jobs, problems = self._jobs(subs)
         results: list[ExecutionResult | None] = [None] * len(subs)
         size = max(1, min(self.chunk_size, math.ceil(len(subs) / max(1, self.size))))
@@ -222,6 +264,15 @@ class RayExecutor:
         with self._lock:  # one batch at a time: the actors' loads are this object's bookkeeping
             while waiting or running:
                 self._dispatch(waiting, running, jobs, problems, subs)
+                if not running and waiting:
+                    if not self.actors:  # every node is gone
+                        self._give_up(list(waiting), results, "no executor actor on the Ray cluster")
+                        break
+                    # every actor is restarting: wait for the first to be back
+                    time.sleep(
+                        min(1.0, max(0.05, min(a.available_at for a in self.actors) - time.monotonic()))
+                    )
+                    continue
                 ready, _ = self._ray.wait(list(running), num_returns=1, timeout=1.0)
                 for ref in ready:
                     chunk = running.pop(ref)
@@ -279,9 +330,12 @@ class RayExecutor:
         self, waiting: collections.deque, running: dict, jobs: list, problems: dict, subs: list
     ) -> None:
         while waiting and self.actors:
+            now = time.monotonic()
+            up = [a for a in self.actors if a.available_at <= now]
+            if not up:
+                return
             # an actor that just failed gets work only when no other can take it (it may be gone)
-            recent = time.monotonic() - SUSPECT_S
-            healthy = [a for a in self.actors if a.failed_at < recent] or self.actors
+            healthy = [a for a in up if a.failed_at < now - SUSPECT_S] or up
             actor = min(healthy, key=lambda a: a.in_flight / a.workers)
             if actor.in_flight >= IN_FLIGHT_PER_WORKER * actor.workers:
                 return
@@ -307,7 +361,16 @@ class RayExecutor:
             reply = self._ray.get(ref)
         except Exception as e:  # the actor died (Ray restarts it) or the call itself failed
             actor.known.clear()  # a restarted actor starts with no problems
-            actor.failed_at = time.monotonic()
+            now = actor.failed_at = time.monotonic()
+            if isinstance(e, getattr(self._ray.exceptions, "ActorUnavailableError", ())):  # restarting: wait
+                chunk.unavailable_since = chunk.unavailable_since or now
+                if now - chunk.unavailable_since < RESTART_WAIT_S:
+                    actor.available_at = now + 1.0
+                    self.stats.retries += 1
+                    waiting.appendleft(chunk)
+                    return
+            if isinstance(e, self._ray.exceptions.ActorDiedError):
+                self._place_actors()  # its node may be gone: drop it, and place any new node's
             chunk.attempts += 1
             error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             if chunk.attempts > self.retries:
