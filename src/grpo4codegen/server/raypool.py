@@ -39,7 +39,7 @@ from ..sandbox.types import ExecutionResult, Limits
 
 log = logging.getLogger(__name__)
 NAMESPACE = "grpo4codegen"
-#: jobs in flight per sandbox worker of an actor: enough to keep its pool busy between chunks
+#: jobs in flight per sandbox worker of an actor (and at least two chunks): its pool stays busy
 IN_FLIGHT_PER_WORKER = 2
 #: seconds a chunk may take beyond the sum of its jobs' time limits before it is given up on
 CHUNK_MARGIN_S = 60.0
@@ -176,6 +176,7 @@ class RayExecutor:
         self._remote = ray.remote(NodeExecutor)  # made remote here: Ray is imported only for this backend
         self.actors: list[_Actor] = []
         self._placed_at = 0.0
+        self._chunk = self.chunk_size
         self._place_actors()
         if not self.actors:
             raise UserError("the Ray cluster has no alive node with CPUs to run sandboxes on")
@@ -255,7 +256,9 @@ class RayExecutor:
                 self._place_actors()  # nodes that joined get an actor; departed ones are dropped
         jobs, problems = self._jobs(subs)
         results: list[ExecutionResult | None] = [None] * len(subs)
-        size = max(1, min(self.chunk_size, math.ceil(len(subs) / max(1, self.size))))
+        # small enough that every sandbox worker of the cluster gets about two chunks of the batch
+        size = max(1, min(self.chunk_size, math.ceil(len(subs) / (IN_FLIGHT_PER_WORKER * max(1, self.size)))))
+        self._chunk = size
         waiting = collections.deque(
             _Chunk(list(range(i, min(i + size, len(subs))))) for i in range(0, len(subs), size)
         )
@@ -337,7 +340,8 @@ class RayExecutor:
             # an actor that just failed gets work only when no other can take it (it may be gone)
             healthy = [a for a in up if a.failed_at < now - SUSPECT_S] or up
             actor = min(healthy, key=lambda a: a.in_flight / a.workers)
-            if actor.in_flight >= IN_FLIGHT_PER_WORKER * actor.workers:
+            # at least two chunks in flight per actor: its pool's queue never drains between chunks
+            if actor.in_flight >= max(IN_FLIGHT_PER_WORKER * actor.workers, 2 * self._chunk):
                 return
             chunk = waiting.popleft()
             batch = [jobs[i] for i in chunk.indices]
