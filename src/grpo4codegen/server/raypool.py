@@ -112,7 +112,6 @@ class _Chunk:
     actor: _Actor | None = None
     started: float = 0.0
     deadline: float = 0.0
-    sent: list[str] = dataclasses.field(default_factory=list)
     unavailable_since: float | None = None  # first time its actor was restarting
 
 
@@ -348,7 +347,7 @@ class RayExecutor:
             keys = {j[0] for j in batch if j[0] is not None}
             send = {k: problems[k] for k in keys - actor.known}
             self.stats.problems_shipped += len(send)
-            chunk.actor, chunk.sent = actor, list(send)
+            chunk.actor = actor
             chunk.started = time.monotonic()
             limits = [subs[i].limits or Limits() for i in chunk.indices]
             chunk.deadline = chunk.started + CHUNK_MARGIN_S + sum(2 * lim.total_time_s for lim in limits)
@@ -391,8 +390,15 @@ class RayExecutor:
             self.stats.resent_problems += 1
             waiting.appendleft(chunk)
             return
-        for i, result in zip(chunk.indices, reply["results"], strict=True):
-            results[i] = result
+        answer = reply.get("results")
+        if not isinstance(answer, list) or len(answer) != len(chunk.indices):
+            self._give_up([chunk], results, f"malformed actor reply ({type(answer).__name__})")
+            return
+        for i, result in zip(chunk.indices, answer, strict=True):
+            ok = isinstance(result, ExecutionResult)
+            results[i] = (
+                result if ok else ExecutionResult(infra_error="ray execution failed: malformed result")
+            )
 
     def _expire(self, running: dict, results: list) -> None:
         now = time.monotonic()
