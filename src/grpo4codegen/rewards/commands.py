@@ -190,8 +190,22 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_reward_benchmark
 
+    config = RewardConfig()
+    if args.profiles:
+        if not hasattr(config, "profiles_path"):
+            raise UserError("--profiles: this build cannot load a reference profile file")
+        config.profiles_path = args.profiles
+    if args.rounds < 1:
+        raise UserError("--rounds must be at least 1")
     return run_reward_benchmark(
-        problems_from_args(args), groups=args.groups, per_group=args.per_group, seed=args.seed
+        problems_from_args(args),
+        groups=args.groups,
+        per_group=args.per_group,
+        seed=args.seed,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        rounds=args.rounds,
+        config=config,
     )
 
 
@@ -218,4 +232,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_dataset_args(p, default=_default_bench_dataset())
     p.add_argument("--groups", type=int, default=32)
     p.add_argument("--per-group", type=int, default=8)
+    p.add_argument(
+        "--backend",
+        choices=["embedded", "ray"],
+        default="embedded",
+        help="ray: also score on Ray executor actors and compare with the embedded executor",
+    )
+    p.add_argument("--ray-address", default=None, help="Ray cluster (default: start a local runtime)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating Ray/embedded passes (--backend ray)")
+    p.add_argument("--profiles", default=None, help="reference profile file for the warm passes")
     p.set_defaults(handler=_bench)

@@ -31,6 +31,7 @@ from ..data.problems import Problem
 from .harness import encode_args
 from .isolation import IsolationConfig
 from .protocol import parse_value_payload, read_frame, write_frame
+from .sizing import embedded_pool_size
 from .types import ExecOutcome, ExecutionResult, Limits, TestResult
 from .values import expected_canonical, matches, short_repr
 from .worker import job_seconds_bound
@@ -157,7 +158,7 @@ class Executor:
         limits: Limits | None = None,
         retries: int = 1,
     ) -> None:
-        self.size = workers or os.cpu_count() or 1
+        self.size = workers or embedded_pool_size()
         self.isolation = isolation or IsolationConfig()
         self.limits = limits or Limits()
         self.retries = retries

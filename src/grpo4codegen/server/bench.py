@@ -26,6 +26,7 @@ import httpx
 
 from ..data.problems import Problem
 from ..sandbox.executor import Executor, Submission
+from ..sandbox.sizing import pool_size
 from .client import RemoteExecutor
 
 
@@ -133,7 +134,7 @@ def run_server_benchmark(
     HTTP load and the embedded replay of the same jobs alternate in rounds of `round_s`, so that a
     change in what else the machine runs affects both sides alike.
     """
-    workers = sandbox_workers or os.cpu_count() or 1
+    workers = sandbox_workers or pool_size()
     jobs = [Submission(p, p.reference_solution) for p in problems]
     load_before = os.getloadavg()[0]
     rounds = max(1, round(duration_s / round_s))

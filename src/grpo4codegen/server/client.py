@@ -69,11 +69,17 @@ class _Failure(Exception):
 
 
 class _Endpoint:
+    """One server: `http(s)://host:port` or `unix:/path/to.sock` (a server on a Unix socket, e.g. the
+    node pool that the training ranks of one machine share)."""
+
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         for route in ("/api/execute_code", "/api/execute_batch"):  # the seed's URLs name the route
             if self.url.endswith(route):
                 self.url = self.url[: -len(route)]
+        self.socket = self.url[len("unix:") :] if self.url.startswith("unix:") else None
+        self.base = "http://localhost" if self.socket else self.url  # requests go to base + path
+        self.http: httpx.Client | None = None  # set by RemoteExecutor
         self.healthy = True
         self.probe_at = 0.0  # when an unhealthy endpoint may be probed again
         self.in_flight = 0
@@ -94,9 +100,11 @@ class RemoteExecutor:
     ) -> None:
         parts = urls.split(",") if isinstance(urls, str) else list(urls)
         self.endpoints = [_Endpoint(u.strip()) for u in parts if u.strip()]
-        bad = [e.url for e in self.endpoints if not e.url.startswith(("http://", "https://"))]
+        bad = [e.url for e in self.endpoints if not e.url.startswith(("http://", "https://", "unix:/"))]
         if not self.endpoints or bad:
-            raise ValueError(f"execution server URL(s) must start with http:// or https://: {bad or urls!r}")
+            raise ValueError(
+                f"execution server URL(s) must start with http://, https:// or unix:/: {bad or urls!r}"
+            )
         self.retry_budget_s = (
             retry_budget_s if retry_budget_s is not None else float(os.environ.get(RETRY_BUDGET_ENV, "120"))
         )
@@ -109,13 +117,20 @@ class RemoteExecutor:
         headers = {"content-type": "application/json"}
         if token:
             headers["authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(
+        common: dict[str, Any] = dict(
             headers=headers,
             timeout=httpx.Timeout(60.0, connect=5.0),
             limits=httpx.Limits(
                 max_connections=2 * self.parallel, max_keepalive_connections=2 * self.parallel
             ),
         )
+        self._http = httpx.Client(**common)
+        for e in self.endpoints:
+            e.http = (
+                httpx.Client(transport=httpx.HTTPTransport(uds=e.socket), **common)
+                if e.socket
+                else self._http
+            )
         self._threads = ThreadPoolExecutor(self.parallel, thread_name_prefix="g4c-remote")
         self._lock = threading.Lock()
         self._turn = 0
@@ -157,6 +172,9 @@ class RemoteExecutor:
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
+        for e in self.endpoints:
+            if e.http is not self._http and e.http is not None:
+                e.http.close()
         self._http.close()
 
     def __enter__(self) -> RemoteExecutor:
@@ -222,8 +240,8 @@ class RemoteExecutor:
             endpoint.in_flight += 1
             self.stats.requests += 1
         try:
-            response = self._http.post(
-                endpoint.url + "/api/execute_batch",
+            response = endpoint.http.post(  # type: ignore[union-attr]
+                endpoint.base + "/api/execute_batch",
                 content=content,
                 timeout=httpx.Timeout(timeout, connect=5.0),
             )
@@ -293,7 +311,7 @@ class RemoteExecutor:
 
     def _probe(self, endpoint: _Endpoint) -> bool:
         try:
-            return self._http.get(endpoint.url + "/health", timeout=2.0).status_code == 200
+            return endpoint.http.get(endpoint.base + "/health", timeout=2.0).status_code == 200  # type: ignore[union-attr]
         except httpx.HTTPError:
             return False
 

@@ -40,7 +40,9 @@ def _serve(args: argparse.Namespace) -> int:
         from ..data.loader import load_problems
 
         problems = load_problems(args.dataset, split=args.split)  # fail here, with a clear message
-    sandbox_workers = args.sandbox_workers or max(1, (os.cpu_count() or 1) // args.workers)
+    from ..sandbox.sizing import pool_size
+
+    sandbox_workers = args.sandbox_workers or pool_size(share=args.workers)
     settings = ServerSettings(
         sandbox_workers=sandbox_workers,
         dataset=args.dataset,
@@ -100,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--sandbox-workers",
         type=int,
         default=None,
-        help="sandbox workers per process (default cores/--workers)",
+        help="sandbox workers per process (default: the node's cores less a trainer reserve, / --workers)",
     )
     p.add_argument("--token", default=None, help=f"bearer token for all but /health (default ${TOKEN_ENV})")
     p.add_argument("--dataset", default=None, help="preload problems so that jobs may send only a task_id")
