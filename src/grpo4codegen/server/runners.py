@@ -14,7 +14,7 @@ def make_runner(config: Any) -> tuple[Any, bool]:
     """(runner, owned): `owned` is True when the caller must close() the runner when done.
 
     `config` is the reward configuration; the fields read here are `execute_code_url` (a comma list of
-    server URLs; unset runs completions in the embedded sandbox).
+    server URLs; unset runs completions in the embedded sandbox) and `require_isolation`.
     """
     url = getattr(config, "execute_code_url", None)
     if url:
@@ -23,4 +23,4 @@ def make_runner(config: Any) -> tuple[Any, bool]:
         return RemoteExecutor(url), True
     from ..sandbox.executor import default_executor
 
-    return default_executor(), False
+    return default_executor(require_isolation=bool(getattr(config, "require_isolation", False))), False
