@@ -268,8 +268,9 @@ _statm_fd: int | None = None
 _in_minimal_root = False  # set once the worker lives in the minimal root
 
 
-def enter_minimal_root(config: IsolationConfig, mount_namespace: bool) -> dict[str, str]:
-    """Pivot the worker into a tmpfs root holding only the allowlist. Returns layer -> status."""
+def enter_minimal_root(config: IsolationConfig, mount_namespace: bool, pid_namespace: bool) -> dict[str, str]:
+    """Pivot the worker into a tmpfs root holding only the allowlist. Returns layer -> status.
+    /proc is there only with a PID namespace of the worker's own (the host's would show everything)."""
     global _statm_fd, _in_minimal_root
     _statm_fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)  # kept: the new /proc may fail
     if not config.filesystem:
@@ -283,14 +284,14 @@ def enter_minimal_root(config: IsolationConfig, mount_namespace: bool) -> dict[s
             file=sys.stderr,
         )
     try:
-        how = _build_and_pivot(config, [p for p, _ in allowlist()] + packages)
+        how = _build_and_pivot(config, [p for p, _ in allowlist()] + packages, pid_namespace)
     except OSError as e:
         return {"minimal_root": f"unavailable: {e}"}
     _in_minimal_root = True
     return {"minimal_root": "active" if how == "pivot_root" else f"active ({how})"}
 
 
-def _build_and_pivot(config: IsolationConfig, binds: list[str]) -> str:
+def _build_and_pivot(config: IsolationConfig, binds: list[str], proc: bool) -> str:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     # open every source first: the new root's tmpfs may cover one of them (a venv under /tmp)
     sources = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in [*binds, *(f"/dev/{d}" for d in DEVICES)]}
@@ -325,8 +326,9 @@ def _build_and_pivot(config: IsolationConfig, binds: list[str]) -> str:
         for name, target in links.items():
             if not os.path.lexists(f"{new}/{name}"):
                 os.symlink(target, f"{new}/{name}")
-        os.mkdir(f"{new}/proc", 0o555)
-        _mount_proc(f"{new}/proc")
+        if proc:
+            os.mkdir(f"{new}/proc", 0o555)
+            _mount_proc(f"{new}/proc")
         os.makedirs(f"{new}{scratch}", 0o755)
         _mount_scratch(f"{new}{scratch}", config)
         _mount(None, new, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)

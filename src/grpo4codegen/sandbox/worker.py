@@ -33,10 +33,11 @@ from .isolation import (
 )
 from .perfcount import open_counter
 
-#: modules LeetCode's Python runtime offers; imported once here so each fork starts warm
+#: standard modules LeetCode's Python runtime offers; imported once here so each fork starts warm
+#: (with the allowlisted runtime packages, `IsolationConfig.runtime_packages`)
 WARM_MODULES = (
     "typing collections itertools functools heapq bisect math string operator random re datetime "
-    "fractions decimal copy statistics array dataclasses enum sortedcontainers"
+    "fractions decimal copy statistics array dataclasses enum"
 ).split()
 SETUP_ALLOWANCE_S = 5.0  # loading the solution (imports, module-level code) on top of the per-test limit
 FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit
@@ -94,7 +95,7 @@ class Worker:
         """Import what children need, then move into the minimal root (after which only the standard
         library and the allowlisted packages can still be imported). `namespaces`: the layers
         `enter_worker_namespaces` reported."""
-        for name in WARM_MODULES:
+        for name in (*WARM_MODULES, *self.config.runtime_packages):
             try:
                 __import__(name)
             except ImportError:
@@ -105,8 +106,10 @@ class Worker:
                 self.seccomp_filter = seccomp.PreparedFilter(seccomp.compile_filter())
             except OSError:
                 pass
-        mount_ns = self.layers.get("mount_namespace") == "active"
-        self.layers.update(enter_minimal_root(self.config, mount_ns))
+        active = {name for name, status in self.layers.items() if status == "active"}
+        self.layers.update(
+            enter_minimal_root(self.config, "mount_namespace" in active, "pid_namespace" in active)
+        )
         self.layers.update(child_layers(self.config, self.seccomp_filter is not None))
         scrub_environment()
         seal_worker()
