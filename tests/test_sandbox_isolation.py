@@ -290,3 +290,27 @@ def test_hostile_suites_pass_as_an_unprivileged_user(unprivileged_env):
         )
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-3000:]
     assert " passed" in out.stdout and "skipped" not in out.stdout.split("\n")[-2], out.stdout[-3000:]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="builds a minimal root in a private mount namespace: root only")
+def test_minimal_root_falls_back_to_chroot_where_pivot_root_fails():
+    """Where pivot_root cannot be had (an initramfs root), the new root is moved over the old and
+    chrooted into: the same allowlist, and nothing of the old root is reachable."""
+    from grpo4codegen.sandbox import isolation
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked child
+        code = 1
+        try:
+            if isolation._libc.unshare(isolation.CLONE_NEWNS) != 0:
+                os._exit(3)
+            isolation._SYS_PIVOT_ROOT.clear()  # as if the architecture had no pivot_root
+            how = isolation._build_and_pivot(IsolationConfig(), [p for p, _ in isolation.allowlist()], False)
+            gone = ("/etc/passwd", "/home", "/srv", "/boot", "/sys/kernel", str(REPO / "pyproject.toml"))
+            ok = how == "chroot" and not any(os.path.exists(p) for p in gone) and os.path.isdir("/tmp")
+            ok = ok and os.path.isfile(os.path.join(isolation.sysconfig.get_path("stdlib"), "heapq.py"))
+            code = 0 if ok else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
