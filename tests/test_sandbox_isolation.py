@@ -265,11 +265,15 @@ def _env(base: Path, planted: list[str]) -> dict[str, str]:
 
 def test_doctor_as_an_unprivileged_user(unprivileged_env):
     python = str(unprivileged_env / "venv" / "bin" / "python")
+    # `grpo4codegen sandbox doctor --json --require_isolation`, through the sandbox's own parser: the
+    # full CLI would need every optional dependency (openai, transformers, ...) in this small venv
     code = (
-        "import json; from grpo4codegen.sandbox.executor import Executor\n"
-        "with Executor(workers=1, require_isolation=True) as ex: print(json.dumps(ex.layers()))\n"
+        "import argparse, sys\nfrom grpo4codegen.sandbox import commands\n"
+        "p = argparse.ArgumentParser(); commands.register(p.add_subparsers())\n"
+        "a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))\n"
     )
-    out = _as_nobody([python, "-c", code], _env(unprivileged_env, []), str(unprivileged_env), 120)
+    argv = [python, "-c", code, "sandbox", "doctor", "--json", "--require_isolation"]
+    out = _as_nobody(argv, _env(unprivileged_env, []), str(unprivileged_env), 120)
     assert out.returncode == 0, out.stderr
     layers = json.loads(out.stdout)
     assert {k: layers[k] for k in LAYERS} == dict.fromkeys(LAYERS, "active"), layers

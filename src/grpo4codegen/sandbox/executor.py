@@ -119,7 +119,7 @@ class _WorkerHandle:
         to_worker_r, self.to_worker = os.pipe()
         self.from_worker, from_worker_w = os.pipe()
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": "/usr/bin:/bin",  # not the caller's: a child can read the worker's initial environment
             # only where this package lives: the caller's script directory must not leak into the sandbox
             "PYTHONPATH": _package_root(),
             "PYTHONHASHSEED": "0",
@@ -247,7 +247,10 @@ class Executor:
         active, or raise IsolationError if they are all required. Returns the missing layers."""
         if self._isolation_checked:
             return {}
-        handle = self._acquire()
+        try:
+            handle = self._acquire()
+        except Exception:  # no worker starts at all: each submission reports it (infra_error)
+            return {}
         try:
             missing = missing_layers(handle.layers)
             if missing and self.require_isolation:
