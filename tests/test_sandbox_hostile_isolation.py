@@ -458,3 +458,31 @@ def test_the_network_is_unreachable_even_locally(executor):
         """,
     )
     assert seen == "CONTAINED"
+
+
+def test_planting_the_next_work_directory_is_not_an_infrastructure_failure(executor, add_problem):
+    """A child that prepares the work directory of the child that will take over after it crashes
+    (possible where it owns the scratch directory, without root) fails only itself."""
+    code = """
+import os
+here = os.getcwd()
+scratch, name = os.path.split(here)
+prefix, serial = name.rsplit("-", 1)
+class Solution:
+    def add(self, a, b):
+        if a == 1:
+            try:
+                os.chmod(scratch, 0o777)
+            except OSError:
+                pass
+            for k in range(1, 64):
+                try:
+                    os.mkdir(os.path.join(scratch, f"{prefix}-{int(serial) + k}"), 0o500)
+                except OSError:
+                    pass
+            os._exit(1)
+        return a + b
+"""
+    r = executor.run(add_problem, code, FAST)
+    assert r.ok, r.infra_error
+    assert outcomes(r) == ["RUNTIME_ERROR", "PASSED", "PASSED"], r

@@ -488,7 +488,14 @@ def confine_child(
     _prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the worker
     root = os.geteuid() == 0
     uid = config.child_uid
-    os.mkdir(workdir, 0o700)
+    try:
+        os.mkdir(workdir, 0o700)
+    except FileExistsError:
+        # planted by an earlier child of the same submission (without root a child owns the scratch
+        # directory): a name it cannot guess, so its own failure never looks like ours; the scratch
+        # directory is replaced after this submission since something was left in it
+        workdir = f"{workdir}-{os.urandom(8).hex()}"
+        os.mkdir(workdir, 0o700)
     if root and config.drop_privileges:
         os.chown(workdir, uid, uid)
     os.chdir(workdir)
