@@ -134,6 +134,7 @@ def enter_worker_namespaces(config: IsolationConfig, keep_fds: tuple[int, ...] =
     call returns in the child, pid 1 of the new namespace, while the original process waits for it and
     exits with its status (it closes `keep_fds`, the worker's pipes, so that only the child holds them).
     """
+    global _user_namespace
     report = LayerReport()
     layers = report.layers
     wanted = {
@@ -152,6 +153,7 @@ def enter_worker_namespaces(config: IsolationConfig, keep_fds: tuple[int, ...] =
         # not root, or root without the capability (a container): a user namespace grants it
         error = _enter_user_namespace()
         layers["user_namespace"] = "active" if error is None else f"unavailable: {error}"
+        _user_namespace = error is None
         if error is None:
             error = _unshare(flags)
     elif flags and not root:
@@ -161,6 +163,13 @@ def enter_worker_namespaces(config: IsolationConfig, keep_fds: tuple[int, ...] =
     if layers["pid_namespace"] == "active":
         _become_pid_one(keep_fds)
     return report
+
+
+_user_namespace = False  # entered by this worker: its uid map holds one id, so no uid drop
+
+
+def _really_root() -> bool:
+    return os.geteuid() == 0 and not _user_namespace
 
 
 def _unshare(flags: int) -> str | None:
@@ -443,7 +452,7 @@ _capset = _libc.capset
 def child_layers(config: IsolationConfig, seccomp_ready: bool) -> dict[str, str]:
     """The layers every child of this worker gets (known before any child runs; `confine_child`
     applies them, and a child that cannot is an infrastructure failure)."""
-    root = os.geteuid() == 0
+    root = _really_root()
     if not config.drop_privileges:
         user = "disabled"
     elif root:
@@ -486,7 +495,7 @@ def confine_child(
     os.setsid()
     layers["process_group"] = "active"
     _prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the worker
-    root = os.geteuid() == 0
+    root = _really_root()
     uid = config.child_uid
     try:
         os.mkdir(workdir, 0o700)
