@@ -199,7 +199,7 @@ def test_isolation_layers_are_reported(executor):
     for name in ("process_group", "workdir", "environment", "file_descriptors", "resource_limits"):
         assert layers[name] == "active"
     if os.geteuid() == 0:
-        for name in ("network_namespace", "filesystem_view", "unprivileged_user", "seccomp"):
+        for name in ("network_namespace", "minimal_root", "unprivileged_user", "seccomp"):
             assert layers[name] == "active", (name, layers[name])
 
 

@@ -5,5 +5,9 @@ class UserError(Exception):
     """Bad input from the user: a missing file, a malformed row, an unknown option value."""
 
 
+class IsolationError(UserError):
+    """The sandbox cannot apply every isolation layer here, and the caller required all of them."""
+
+
 class InfrastructureError(RuntimeError):
     """The machinery failed (executor worker died, server unreachable): never a candidate's fault."""

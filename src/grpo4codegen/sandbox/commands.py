@@ -29,6 +29,16 @@ def add_limit_args(p: argparse.ArgumentParser, defaults: Limits = Limits()) -> N
     p.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per core)")
 
 
+def add_isolation_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--require_isolation",
+        "--require-isolation",
+        dest="require_isolation",
+        action="store_true",
+        help="refuse to run unless every sandbox isolation layer is active here (see `sandbox doctor`)",
+    )
+
+
 def limits_from_args(args: argparse.Namespace) -> Limits:
     try:
         return Limits(
@@ -96,7 +106,7 @@ def verify(problems: list[Problem], executor: Executor, limits: Limits) -> dict[
 
 def _verify_references(args: argparse.Namespace) -> int:
     problems = problems_from_args(args)
-    with Executor(workers=args.workers) as executor:
+    with Executor(workers=args.workers, require_isolation=args.require_isolation) as executor:
         summary = verify(problems, executor, limits_from_args(args))
     if args.json:
         print(json.dumps(summary))
@@ -124,7 +134,7 @@ def _exec(args: argparse.Namespace) -> int:
         code = Path(args.code).read_text("utf-8") if args.code != "-" else __import__("sys").stdin.read()
     except OSError as e:
         raise UserError(f"{args.code}: cannot read ({e.strerror})") from None
-    with Executor(workers=1) as executor:
+    with Executor(workers=1, require_isolation=args.require_isolation) as executor:
         result = executor.run(matches[0], code, limits_from_args(args))
     _print_result(result, args.json)
     return 0 if result.ok else 3
@@ -162,13 +172,13 @@ def _print_result(result: ExecutionResult, as_json: bool) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    with Executor(workers=1) as executor:
+    with Executor(workers=1, require_isolation=args.require_isolation) as executor:
         layers = executor.layers()
     if args.json:
         print(json.dumps(layers))
         return 0
     for name, status in layers.items():
-        mark = "ok " if status in ("active", "available") else "-- "
+        mark = "ok " if status in ("active", "available") else "   " if status.startswith("n/a") else "-- "
         print(f"{mark}{name:22s} {status}")
     print(
         "metrics: time (always), memory (tracemalloc), steps (deterministic), instructions (counters above)"
@@ -201,12 +211,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--code", required=True, help="file with the solution (- for stdin)")
     p.add_argument("--json", action="store_true")
     add_limit_args(p, Limits(metrics=("time", "memory", "steps", "instructions")))
+    add_isolation_arg(p)
     p.set_defaults(handler=_exec)
 
     p = sub.add_parser("verify-references", help="run every problem's reference solution")
     add_dataset_args(p)
     p.add_argument("--json", action="store_true")
     add_limit_args(p, REFERENCE_LIMITS)
+    add_isolation_arg(p)
     p.set_defaults(handler=_verify_references)
 
     from ..cli import subcommand_group
@@ -214,6 +226,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sandbox_sub = subcommand_group(sub, "sandbox", "sandbox tools")
     p = sandbox_sub.add_parser("doctor", help="which isolation layers and metrics are available here")
     p.add_argument("--json", action="store_true")
+    add_isolation_arg(p)
     p.set_defaults(handler=_doctor)
 
     bench_sub = subcommand_group(sub, "bench", "benchmarks")

@@ -24,12 +24,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..data.problems import Problem
+from ..errors import IsolationError
 from .harness import encode_args
-from .isolation import IsolationConfig
+from .isolation import IsolationConfig, missing_layers
 from .protocol import parse_value_payload, read_frame, write_frame
 from .sizing import embedded_pool_size
 from .types import ExecOutcome, ExecutionResult, Limits, TestResult
@@ -84,14 +85,46 @@ class WorkerDied(RuntimeError):
     pass
 
 
+class _Slots:
+    """Worker slot numbers, unique among the live workers of this process: slot k's children run as
+    uid `uid_base + k` (as root), so no two concurrent children share a uid."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._used: set[int] = set()
+
+    def take(self) -> int:
+        with self._lock:
+            slot = next(k for k in range(len(self._used) + 1) if k not in self._used)
+            self._used.add(slot)
+            return slot
+
+    def give_back(self, slot: int) -> None:
+        with self._lock:
+            self._used.discard(slot)
+
+
+_slots = _Slots()
+
+
 class _WorkerHandle:
     """One worker process and the pipes to it."""
 
     def __init__(self, config: IsolationConfig) -> None:
+        self.slot = _slots.take()
+        self.process: subprocess.Popen | None = None
+        self.to_worker = self.from_worker = -1
+        try:
+            self._start(replace(config, slot=self.slot))
+        except BaseException:
+            self.close()  # a worker that never said hello is not left running
+            raise
+
+    def _start(self, config: IsolationConfig) -> None:
         to_worker_r, self.to_worker = os.pipe()
         self.from_worker, from_worker_w = os.pipe()
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": "/usr/bin:/bin",  # not the caller's: a child can read the worker's initial environment
             # only where this package lives: the caller's script directory must not leak into the sandbox
             "PYTHONPATH": _package_root(),
             "PYTHONHASHSEED": "0",
@@ -137,9 +170,11 @@ class _WorkerHandle:
                 os.close(fd)
             except OSError:
                 pass
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+        _slots.give_back(self.slot)
 
 
 def _package_root() -> str:
@@ -157,8 +192,13 @@ class Executor:
         isolation: IsolationConfig | None = None,
         limits: Limits | None = None,
         retries: int = 1,
+        require_isolation: bool = False,
     ) -> None:
+        """`require_isolation`: refuse to run (IsolationError) unless every isolation layer is active
+        (`sandbox doctor` lists them); otherwise a missing layer is one loud warning at start."""
         self.size = workers or embedded_pool_size()
+        self.require_isolation = require_isolation
+        self._isolation_checked = False
         self.isolation = isolation or IsolationConfig()
         self.limits = limits or Limits()
         self.retries = retries
@@ -181,6 +221,7 @@ class Executor:
         on_result: Callable[[int, ExecutionResult], None] | None = None,
     ) -> list[ExecutionResult]:
         """Run submissions concurrently (one per worker at a time); results in input order."""
+        self.check_isolation()
         futures = [self._threads.submit(self._run_one, s) for s in submissions]
         results = []
         for index, future in enumerate(futures):
@@ -197,6 +238,7 @@ class Executor:
 
     def layers(self) -> dict[str, str]:
         """Isolation layers active in a worker and its children (runs a trivial probe submission)."""
+        self.check_isolation()
         handle = self._acquire()
         try:
             job = self._job(StdioSubmission("pass", [("", "")]), self.limits)
@@ -204,6 +246,38 @@ class Executor:
             return {**reply.get("layers", {}), "instructions_counter": handle.instructions}
         finally:
             self._idle.put(handle)
+
+    def check_isolation(self) -> dict[str, str]:
+        """Start the first worker (once): warn in one line about every isolation layer that is not
+        active, or raise IsolationError if they are all required. Returns the missing layers."""
+        if self._isolation_checked:
+            return {}
+        try:
+            handle = self._acquire()
+        except Exception:  # no worker starts at all: each submission reports it (infra_error)
+            return {}
+        try:
+            missing = missing_layers(handle.layers)
+            if missing and self.require_isolation:
+                raise IsolationError(
+                    "sandbox isolation required, but these layers are not active here: "
+                    + "; ".join(f"{k} ({v})" for k, v in missing.items())
+                    + " (see `grpo4codegen sandbox doctor` and docs/sandbox.md)"
+                )
+        except BaseException:
+            self._replace(handle, failed=False)
+            raise
+        self._idle.put(handle)
+        with self._lock:
+            first, self._isolation_checked = not self._isolation_checked, True
+        if missing and first:
+            log.warning(
+                "SANDBOX ISOLATION INCOMPLETE: candidate code runs WITHOUT %s (%s); "
+                "see `grpo4codegen sandbox doctor`, or pass --require_isolation to refuse to run",
+                ", ".join(missing),
+                "; ".join(f"{k}: {v}" for k, v in missing.items()),
+            )
+        return missing
 
     def close(self) -> None:
         self._closed = True
@@ -345,11 +419,11 @@ class Executor:
             raise RuntimeError("executor is closed")
         return handle
 
-    def _replace(self, handle: _WorkerHandle | None) -> None:
+    def _replace(self, handle: _WorkerHandle | None, failed: bool = True) -> None:
         """Drop a failed worker; a fresh one is started on the next acquire."""
         if handle is not None:
             handle.close()
-            self.stats.worker_restarts += 1
+            self.stats.worker_restarts += failed
         with self._lock:
             if handle is not None:
                 self._started -= 1
@@ -525,11 +599,14 @@ _default: Executor | None = None
 _default_lock = threading.Lock()
 
 
-def default_executor() -> Executor:
+def default_executor(require_isolation: bool = False) -> Executor:
     """A process-wide embedded executor, started on first use and closed at exit."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Executor()
+            _default = Executor(require_isolation=require_isolation)
             atexit.register(_default.close)
+        elif require_isolation and not _default.require_isolation:
+            _default.require_isolation = True
+            _default._isolation_checked = False  # checked again, now strictly, before the next run
         return _default

@@ -22,16 +22,22 @@ from . import harness, protocol, seccomp
 from .isolation import (
     IsolationConfig,
     address_space_now,
+    child_layers,
     confine_child,
+    enter_minimal_root,
     enter_worker_namespaces,
+    reset_scratch,
+    scratch_dir,
     scrub_environment,
+    seal_worker,
 )
 from .perfcount import open_counter
 
-#: modules LeetCode's Python runtime offers; imported once here so each fork starts warm
+#: standard modules LeetCode's Python runtime offers; imported once here so each fork starts warm
+#: (with the allowlisted runtime packages, `IsolationConfig.runtime_packages`)
 WARM_MODULES = (
     "typing collections itertools functools heapq bisect math string operator random re datetime "
-    "fractions decimal copy statistics array dataclasses enum sortedcontainers"
+    "fractions decimal copy statistics array dataclasses enum"
 ).split()
 SETUP_ALLOWANCE_S = 5.0  # loading the solution (imports, module-level code) on top of the per-test limit
 FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit
@@ -102,19 +108,28 @@ class Worker:
         if counter:
             counter.close()
 
-    def warm_up(self) -> None:
-        for name in WARM_MODULES:
+    def warm_up(self, namespaces: dict[str, str] | None = None) -> None:
+        """Import what children need, then move into the minimal root (after which only the standard
+        library and the allowlisted packages can still be imported). `namespaces`: the layers
+        `enter_worker_namespaces` reported."""
+        for name in (*WARM_MODULES, *self.config.runtime_packages):
             try:
                 __import__(name)
             except ImportError:
                 pass
-        scrub_environment()
-        self.layers = enter_worker_namespaces(self.config).layers
+        self.layers = dict(namespaces or {})
         if self.config.seccomp:
             try:
                 self.seccomp_filter = seccomp.PreparedFilter(seccomp.compile_filter())
-            except OSError as e:
-                self.layers["seccomp"] = f"unavailable: {e}"
+            except OSError:
+                pass
+        active = {name for name, status in self.layers.items() if status == "active"}
+        self.layers.update(
+            enter_minimal_root(self.config, "mount_namespace" in active, "pid_namespace" in active)
+        )
+        self.layers.update(child_layers(self.config, self.seccomp_filter is not None))
+        scrub_environment()
+        seal_worker()
         gc.collect()
         gc.freeze()  # children then never walk the worker's objects, sparing copy-on-write pages
 
@@ -183,7 +198,7 @@ class Worker:
     ) -> list[int]:
         """One child for the tests in `order`. Returns the tests still to run (empty when finished)."""
         self.serial += 1
-        workdir = f"/tmp/g4c-{os.getpid()}-{self.serial}"
+        workdir = f"{scratch_dir()}/g4c-{os.getpid()}-{self.serial}"
         memory_limit = address_space_now() + (job["memory_mb"] << 20)
         budget = job["total_time_s"] * (TRACE_BUDGET_FACTOR if traced else 2) + job["time_s"]
         cpu = int(budget + SETUP_ALLOWANCE_S) + 2  # a backstop only
@@ -253,6 +268,7 @@ class Worker:
         for workdir in self._pending:
             _remove_tree(workdir)
         self._pending.clear()
+        reset_scratch(self.config)  # anything a child left outside its work directory
 
     def cleanup(self) -> None:
         """Kill and reap the children that finished normally, remove their work directories: done
@@ -624,8 +640,11 @@ def _death(status: int) -> tuple[str, str]:
 def main() -> None:
     in_fd, out_fd = int(sys.argv[1]), int(sys.argv[2])
     config = IsolationConfig(**json.loads(sys.argv[3]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the caller, which closes the pool
+    # with a PID namespace this returns in a fresh process, pid 1 of it; the original one relays
+    namespaces = enter_worker_namespaces(config, keep_fds=(in_fd, out_fd)).layers
     worker = Worker(config)
-    worker.warm_up()
+    worker.warm_up(namespaces)
     protocol.write_frame(
         out_fd,
         {"ready": True, "pid": os.getpid(), "layers": worker.layers, "instructions": worker.instructions},

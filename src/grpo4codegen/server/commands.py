@@ -35,6 +35,11 @@ def _serve(args: argparse.Namespace) -> int:
         raise UserError(f"limits: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}") from None
     if _token_missing(args) and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"grpo4codegen: warning: serving on {args.host} without a token: anyone there can run code")
+    if args.require_isolation:  # refuse before serving, not at the first request
+        from ..sandbox.executor import Executor
+
+        with Executor(workers=1, require_isolation=True) as executor:
+            executor.check_isolation()
     problems = None
     if args.dataset:
         from ..data.loader import load_problems
@@ -119,6 +124,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access-log", action="store_true", help="log every request")
+    from ..sandbox.commands import add_isolation_arg
+
+    add_isolation_arg(p)
     p.set_defaults(handler=_serve)
 
     from ..cli import subcommand_group

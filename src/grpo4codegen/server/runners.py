@@ -69,35 +69,22 @@ def make_runner(config: Any) -> tuple[Any, bool]:
         return RayExecutor(getattr(config, "ray_address", None), workers, require_isolation=isolation), True
     from ..sandbox.executor import default_executor
 
-    if workers is None and not isolation:
-        return default_executor(), False
+    if workers is None:
+        return default_executor(require_isolation=isolation), False
     return _embedded(workers, isolation), False
 
 
-_pools: dict[tuple[int | None, bool], Any] = {}
+_pools: dict[tuple[int, bool], Any] = {}
 _pools_lock = threading.Lock()
 
 
-def _embedded(workers: int | None, isolation: bool) -> Any:
+def _embedded(workers: int, isolation: bool) -> Any:
     """A process-wide embedded pool per (size, isolation): the scorers of one process share it."""
     from ..sandbox.executor import Executor
 
     with _pools_lock:
         pool = _pools.get((workers, isolation))
         if pool is None:
-            pool = _pools[(workers, isolation)] = Executor(workers=workers, **_isolation_kwargs(isolation))
+            pool = _pools[(workers, isolation)] = Executor(workers=workers, require_isolation=isolation)
             atexit.register(pool.close)
         return pool
-
-
-def _isolation_kwargs(required: bool) -> dict[str, Any]:
-    """`require_isolation=` where this Executor knows it (it is being added), else nothing."""
-    if not required:
-        return {}
-    import inspect
-
-    from ..sandbox.executor import Executor
-
-    if "require_isolation" not in inspect.signature(Executor).parameters:
-        raise UserError("--require_isolation: this build's executor cannot check its isolation layers")
-    return {"require_isolation": True}
