@@ -113,6 +113,7 @@ class ServerSettings:
     shutdown_grace_s: float = 30.0
     limits: dict[str, Any] = field(default_factory=dict)  # LimitsModel fields: the server's defaults
     token: str | None = field(default=None, repr=False)
+    require_isolation: bool = False  # refuse to run code unless every sandbox isolation layer is active
 
     def to_env(self) -> dict[str, str]:
         env = {SETTINGS_ENV: json.dumps({k: v for k, v in asdict(self).items() if k != "token"})}
@@ -142,7 +143,9 @@ class Service:
         self.settings = settings
         self.limits = LimitsModel.model_validate(settings.limits).apply(Limits())
         self.problems = {p.task_id: p for p in problems or ()}
-        self.executor = Executor(workers=settings.sandbox_workers, limits=self.limits)
+        self.executor = Executor(
+            workers=settings.sandbox_workers, limits=self.limits, require_isolation=settings.require_isolation
+        )
         self.pending = 0  # only touched on the event loop
         self.draining = False
         self.warm = False

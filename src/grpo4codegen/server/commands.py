@@ -58,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         shutdown_grace_s=args.shutdown_grace,
         limits=limits,
         token=args.token or os.environ.get(TOKEN_ENV) or None,
+        require_isolation=args.require_isolation,
     )
     serve(
         settings,

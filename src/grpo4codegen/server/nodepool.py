@@ -165,10 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         max_queue=1 << 16,  # every rank's whole batch may wait here; the pool works through them
         shutdown_grace_s=5.0,
     )
-    if args.require_isolation:
-        if not hasattr(settings, "require_isolation"):
-            parser.error("--require-isolation: this build's server cannot check its isolation layers")
-        settings.require_isolation = True  # type: ignore[attr-defined]
+    settings.require_isolation = args.require_isolation
     if args.host_pid:
         threading.Thread(target=_watch_host, args=(args.host_pid,), daemon=True).start()
     config = uvicorn.Config(

@@ -146,9 +146,7 @@ class RayExecutor:
                 "--execute_backend ray needs Ray: pip install 'grpo4codegen[ray]' (or pip install ray)"
             ) from None
         from ..sandbox.sizing import local_trainers
-        from .runners import _isolation_kwargs
 
-        _isolation_kwargs(require_isolation)  # a clear error here rather than a failed actor
         self._ray = ray
         self.started_runtime = False
         if address is None and local_trainers() > 1 and not os.environ.get("RAY_ADDRESS"):
