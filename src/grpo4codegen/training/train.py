@@ -181,13 +181,14 @@ def greedy_eval_callback(
     problems: list[Problem], tokenizer: Any, args: TrainArguments, eval_steps: int
 ) -> GreedyEvalCallback:
     """The --eval_epochs evaluation: greedy completions scored for correctness by the same executor."""
-    from ..rewards.scorer import RewardConfig, RewardScorer
+    import dataclasses
+
+    from ..rewards.scorer import RewardScorer
     from .callbacks import GreedyEvalCallback
 
-    scorer = RewardScorer(
-        problems,
-        RewardConfig(reward_dimensions=("correctness",), execute_code_url=args.reward.execute_code_url),
-    )
+    # the same execution settings as the rewards (backend, limits, isolation), correctness only
+    config = dataclasses.replace(args.reward, reward_dimensions=["correctness"], use_weight_net=False)
+    scorer = RewardScorer(problems, config)
     return GreedyEvalCallback(
         problems,
         tokenizer,
