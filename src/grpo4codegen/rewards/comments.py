@@ -218,6 +218,10 @@ def _subwords(names: set[str] | frozenset[str]) -> set[str]:
 
 
 _ALGORITHM_STEMS = frozenset(_stem(w) for w in _ALGORITHM_WORDS)
+#: names every LeetCode solution has (the starter code's class, typing names): they relate prose to nothing
+_BOILERPLATE = frozenset(
+    "solution self cls int str float bool dict tuple optional none true false object typing any".split()
+)
 _RESTATE_STEMS = frozenset(_stem(w) for w in _RESTATE_WORDS)
 
 
@@ -425,7 +429,7 @@ def comment_details(code: str) -> dict[str, Any]:
     units.sort(key=lambda u: u.line)
 
     identifiers = frozenset(_identifiers(tree))
-    code_words = _subwords(identifiers)
+    code_words = _subwords(identifiers) - _BOILERPLATE
     seen: list[set[str]] = []
     for unit in units:
         unit.words = _WORD.findall(" ".join(unit.lines))
