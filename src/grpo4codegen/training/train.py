@@ -6,7 +6,7 @@ judge, learned weights): it passes their weights to `GRPOConfig.reward_weights` 
 the trainer.
 
 What this module adds to TRL, all through public hooks: `--eval_epochs` greedy evaluation
-(`callbacks.GreedyEvalCallback`), the RewardWeightNet state in every checkpoint (the reward factory's
+(`callbacks.GreedyEvalCallback`), the weight net state in every checkpoint (the reward factory's
 callback) and restored on resume, epoch-based save/eval schedules, and a warning when a checkpoint
 cannot resume exactly (see `config.generation_cycle_steps`).
 """
@@ -164,7 +164,7 @@ def prepare_training(args: TrainArguments) -> PreparedRun:
         if hasattr(callback, "attach"):  # callbacks that need the trainer (reward weights, eval model)
             callback.attach(trainer)
         if resume_from and hasattr(callback, "adapter"):
-            callback.adapter.load(resume_from)  # the RewardWeightNet state saved with that checkpoint
+            callback.adapter.load(resume_from)  # the weight net state saved with that checkpoint
     return PreparedRun(
         trainer=trainer,
         resume_from=resume_from,
