@@ -245,3 +245,44 @@ def test_profile_round_trip() -> None:
     assert q.kernel == p.kernel and q.limits == p.limits and q.passed == p.passed
     assert q.costs["steps"][0] == 1000 and q.costs["steps"][3] is None
     assert math.isfinite(efficiency_score(make_result(), q)[0])  # type: ignore[arg-type]
+
+
+def test_profile_references_command_then_rewards_reads_the_file(tmp_path, capsys) -> None:
+    """`profile-references` writes the file; a second call reuses every profile; `rewards` loads it."""
+    from grpo4codegen.cli import main
+
+    out = tmp_path / "profiles.json"
+    assert (
+        main(
+            [
+                "profile-references",
+                "--dataset",
+                "builtin",
+                "--task-ids",
+                "pair-sum-count",
+                "merge-bookings",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["problems"] == 2 and first["in_file"] == 2 and first["reused"] == 0 and not first["failed"]
+    assert (
+        main(
+            [
+                "profile-references",
+                "--dataset",
+                "builtin",
+                "--task-ids",
+                "pair-sum-count",
+                "merge-bookings",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["reused"] == 2 and again["in_file"] == 2
