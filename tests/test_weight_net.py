@@ -82,10 +82,13 @@ def test_dimension_constant_within_every_group_leaves_advantages_unchanged() -> 
     for _ in range(5):
         w_with = with_it.update(table, GIDS, keys)
         w_without = without.update({d: v for d, v in table.items() if d != "maintainability"}, GIDS, keys)
-    assert {d: w_with[d] for d in w_without} == pytest.approx(w_without)
+    # the other weights do not depend on it (the prior without it is renormalised: same ratios)
+    scale = w_with["correctness"] / w_without["correctness"]
+    assert {d: w_with[d] for d in w_without} == pytest.approx({d: w * scale for d, w in w_without.items()})
+    assert w_with["maintainability"] == DEFAULT_WEIGHTS["maintainability"]
     a = advantages(aggregate(table, w_with, GIDS), GIDS)
     b = advantages(aggregate({d: table[d] for d in w_without}, w_without, GIDS), GIDS)
-    assert a == pytest.approx(b, abs=1e-6)
+    assert a == pytest.approx(b, rel=1e-3, abs=1e-6)  # equal up to TRL's 1e-4 std epsilon
 
 
 def test_correctness_floor_holds() -> None:

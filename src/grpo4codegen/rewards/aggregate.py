@@ -139,7 +139,7 @@ def parse_fixed_weights(spec: str | Mapping[str, float] | None, enabled: Sequenc
             f"reward weights give no weight for enabled dimension(s) {missing}; "
             "add them (0 is allowed) or disable them"
         )
-    total = sum(weights[d] for d in dims)
+    total = math.fsum(weights[d] for d in dims)
     if total <= 0:
         raise ValueError(
             f"reward weights over the enabled dimensions {dims} are all zero; nothing to train on"

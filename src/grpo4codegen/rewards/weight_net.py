@@ -50,7 +50,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from grpo4codegen.rewards.aggregate import DIMENSIONS
+from grpo4codegen.rewards.aggregate import parse_fixed_weights
 
 #: a prior weight of 0 stays 0; weights are validated by `aggregate.parse_fixed_weights` upstream
 STATE_VERSION = 2
@@ -77,17 +77,13 @@ class WeightController:
     """Owns the reliability estimates; one `update` per GRPO step yields the new weights."""
 
     def __init__(self, prior: Mapping[str, float], *, decay: float = 0.9, prior_pairs: float = 8.0) -> None:
-        unknown = [d for d in prior if d not in DIMENSIONS]
-        if unknown:
-            raise ValueError(f"unknown reward dimension(s) {unknown}; choose from {list(DIMENSIONS)}")
         if not prior:
             raise ValueError("the weight controller needs at least one dimension")
-        if any(not math.isfinite(float(p)) or float(p) < 0 for p in prior.values()):
-            raise ValueError(f"prior weights must be finite and >= 0, got {dict(prior)}")
         if not 0.0 <= decay < 1.0 or prior_pairs < 0:
             raise ValueError("need 0 <= decay < 1 and prior_pairs >= 0")
-        self.dimensions: tuple[str, ...] = tuple(d for d in DIMENSIONS if d in prior)
-        self.prior: dict[str, float] = {d: float(prior[d]) for d in self.dimensions}
+        checked = parse_fixed_weights(dict(prior), list(prior))  # the one weight validation
+        self.dimensions: tuple[str, ...] = tuple(checked)
+        self.prior: dict[str, float] = checked
         self.decay = float(decay)
         self.prior_pairs = float(prior_pairs)
         self.step = 0
