@@ -16,6 +16,8 @@ from grpo4codegen.rewards.extract import extract_code
 from grpo4codegen.rewards.scorer import RewardConfig, RewardScorer
 from grpo4codegen.sandbox.types import ExecOutcome, ExecutionResult, TestResult
 
+from .test_judge import injection_follower
+from .test_judge import server as judge_server  # noqa: F401  (the scripted judge server, a fixture)
 from .test_rewards import HONEST, fenced
 from .test_rewards_dominance import COMMENTED_BUT_SKIPS_HEAVY
 
@@ -151,3 +153,20 @@ def test_forged_metrics_score_below_honest(problems) -> None:
     assert forged.dimensions["efficiency"] < 0.75  # the claims of zero cost were not believed
     assert forged.execution.ratios["claimed_steps"] == 1.0  # ...although they claimed to be free
     assert forged.reward < honest.reward
+
+
+def test_judge_injection_through_the_scorer_with_a_judge_that_obeys(problems, executor, judge_server) -> None:  # noqa: F811
+    """End to end with a judge scripted to FOLLOW injections: the injected completion still loses,
+    and the judge is asked only about code that passes every test (the only code that can earn)."""
+    server = judge_server
+    server.reply = injection_follower
+    config = RewardConfig(judge_base_url=server.base_url, judge_model="weak-judge")
+    scorer = RewardScorer(problems, config, runner=executor)
+    injected = ATTACKS["judge injection"]
+    wrong = HONEST.replace("return pairs", "return pairs + 1")
+    honest, attack, failing = scorer.score([TASK] * 3, [HONEST, injected, wrong])
+    scorer.close()
+    assert attack.dimensions["comment"] == 0.0 and failing.dimensions["comment"] == 0.0
+    assert 0 < honest.dimensions["comment"] <= comment_score(honest.code)  # the judge (2/10) only lowered it
+    assert attack.reward < honest.reward
+    assert len(server.prompts) == 1  # only the honest code was worth asking about

@@ -119,7 +119,13 @@ class RewardScorer:
         codes = [extract_code(c, p.entry_point) for c, p in zip(completions, problems, strict=True)]
         needs_run = bool({"correctness", "efficiency", "comment", "maintainability"} & set(dims))
         executions = self.execution.score(problems, codes) if needs_run else [None] * len(codes)
-        comments = self._comment_scores(codes) if "comment" in dims else None
+        # only code that passes every test can earn a comment score: the judge reads nothing else
+        passing = [ex is None or ex.correctness_strict == 1.0 for ex in executions]
+        comments = (
+            self._comment_scores([c if ok else None for c, ok in zip(codes, passing, strict=True)])
+            if "comment" in dims
+            else None
+        )
         scores = []
         for i, (task_id, code, ex) in enumerate(zip(task_ids, codes, executions, strict=True)):
             values: dict[str, float | None] = {}
@@ -143,7 +149,10 @@ class RewardScorer:
         static = [comment_score(c) if c else 0.0 for c in codes]
         if self.judge is None:
             return static
-        judged = self.judge.score_many([c or "" for c in codes])
+        asked = [i for i, c in enumerate(codes) if c and static[i] > 0]  # the judge can only lower
+        judged: list[float | None] = [None] * len(codes)
+        for i, score in zip(asked, self.judge.score_many([codes[i] for i in asked]), strict=True):  # type: ignore[misc]
+            judged[i] = score
         return blend_comment_scores(static, judged, self.config.judge_weight)
 
     def score(
