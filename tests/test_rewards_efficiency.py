@@ -286,3 +286,25 @@ def test_profile_references_command_then_rewards_reads_the_file(tmp_path, capsys
     )
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert again["reused"] == 2 and again["in_file"] == 2
+
+
+def test_reference_timing_out_under_load_is_retried_not_final(problem) -> None:
+    class TimingOut(ScriptedRunner):
+        def run_many(self, submissions):
+            out = super().run_many(submissions)
+            for s, r in zip(submissions, out, strict=True):
+                if s.code == s.problem.reference_solution and self.slow:
+                    r.tests[0] = TestResult(ExecOutcome.TIME_LIMIT_EXCEEDED)
+            return out
+
+    runner = TimingOut()
+    runner.slow = True
+    rewards = ExecutionRewards(runner)
+    now = [0.0]
+    rewards.clock = lambda: now[0]
+    (first,) = rewards.profiles([problem])
+    assert first.transient and problem.task_id not in rewards._profiles
+    runner.slow = False
+    now[0] += 10
+    (second,) = rewards.profiles([problem])
+    assert second.error is None and all(second.passed)

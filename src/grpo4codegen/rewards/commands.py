@@ -116,13 +116,17 @@ def _repeat_std(
         scorer.close()
     out: dict[str, Any] = {"repeat": n}
     for d in config.reward_dimensions:
-        stds = []
+        stds, kept = [], []
         for i in range(len(task_ids)):
             values = [r[i].dimensions.get(d) for r in runs]
             if all(v is not None for v in values):
                 stds.append(statistics.pstdev(values))  # type: ignore[arg-type]
+                kept.append(i)
         out[f"{d}_std_max"] = max(stds) if stds else None
         out[f"{d}_std_mean"] = statistics.fmean(stds) if stds else None
+        if stds:  # which completion varies most (index into the completions file), to investigate it
+            worst = max(range(len(stds)), key=stds.__getitem__)
+            out[f"{d}_std_worst"] = {"index": kept[worst], "task_id": task_ids[kept[worst]]}
     return out
 
 

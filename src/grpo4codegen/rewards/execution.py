@@ -47,7 +47,7 @@ from typing import Any, Protocol
 
 from ..data.problems import Problem
 from ..sandbox.executor import Submission
-from ..sandbox.types import ExecutionResult, Limits, TestResult
+from ..sandbox.types import ExecOutcome, ExecutionResult, Limits, TestResult
 from .profiles import ProfileStore, limits_from_dict, limits_to_dict, problem_key
 
 log = logging.getLogger(__name__)
@@ -288,6 +288,14 @@ class ExecutionRewards:
         )
         if not all(passed):
             log.warning("reference of %s fails %d of %d tests", problem.task_id, n - sum(passed), n)
+            timed_out = any(
+                t.exec_outcome is ExecOutcome.TIME_LIMIT_EXCEEDED for r in (*runs, traced) for t in r.tests
+            )
+            flaky = any(r.tests[i].passed for r in (*runs, traced) for i in range(n) if not passed[i])
+            if timed_out or flaky:  # a loaded machine, not the reference: measure again later
+                return ReferenceProfile(
+                    passed, costs, limits, "reference timed out or was flaky", kernel=kernel, transient=True
+                )
         return ReferenceProfile(passed, costs, limits, kernel=kernel)
 
     # -- candidates ----------------------------------------------------------------------------
