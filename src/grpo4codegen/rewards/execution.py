@@ -14,10 +14,11 @@ over m in (kernel CPU time, kernel peak memory) where measured; `band_m` (1 / (1
 makes repeated runs of the same code count as equal, `eps_m` keeps tiny workloads from deciding the
 ratio, and the square root (EXPONENT) turns a 4x slower solution into 0.5 and halves the effect of
 timing noise on the score. The per-test figures the candidate's process reports (steps,
-tracemalloc peaks) are claims: they can only lower the score, never raise it above the trusted one:
-`efficiency = min(trusted, claimed)`, where `claimed` is the same formula over the deterministic
-claims. Every figure is validated first (a real, finite, non-negative number); an invalid one is
-dropped, never turned into 1.0 or an exception. Without a trusted figure (an executor that measures
+tracemalloc peaks) are claims the candidate can forge or withhold: they are reported in the ratios
+(`claimed_*`) and never scored (as a one-sided `min(trusted, claimed)` they still made the score
+depend on whether the claims arrived, which the candidate and the machine's load decide). Every
+figure is validated first (a real, finite, non-negative number); an invalid one is dropped, never
+turned into 1.0 or an exception. Without a trusted figure (an executor that measures
 none, or no usable reference) efficiency is None: not measured, never the candidate's fault.
 
 Code that fails a test gets efficiency 0 (and `aggregate.gate_quality` says the same for every
@@ -418,12 +419,12 @@ def efficiency_score(
     if not parts:
         return None, {}
     trusted = _weighted(parts, TRUSTED_WEIGHTS)
+    # the candidate process's own claims are reported for inspection but not scored: whether they
+    # arrive at all depends on the candidate (and on the load: traced runs hit their budget), so even
+    # as a one-sided min() they made the score noisy and rewarded code that got its claims dropped
     claims = claimed_ratios(result.tests, profile)
     parts.update({f"claimed_{m}": v for m, v in claims.items()})
     parts["trusted"] = trusted
-    if claims:
-        parts["claimed"] = _weighted(claims, CLAIM_WEIGHTS)
-        return min(trusted, parts["claimed"]), parts
     return trusted, parts
 
 
