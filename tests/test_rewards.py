@@ -10,7 +10,7 @@ from grpo4codegen.rewards.trl_rewards import TrlRewardAdapter, build_reward_func
 from grpo4codegen.sandbox.executor import Submission
 from grpo4codegen.sandbox.types import ExecutionResult, Limits
 
-from .conftest import V031, needs_data
+from .conftest import V031, make_problem, needs_data
 
 HONEST = '''```python
 class Solution:
@@ -128,10 +128,31 @@ def test_wrong_syntax_and_timeout_score_lower(scorer):
         assert bad.reward < honest.reward
 
 
-def test_slower_correct_solution_is_less_efficient(scorer, kernel_figures):
-    honest, quadratic = scorer.score(["pair-sum-count"] * 2, [HONEST, QUADRATIC])
-    assert quadratic.dimensions["correctness"] == 1.0
-    assert quadratic.dimensions["efficiency"] < honest.dimensions["efficiency"] - 0.1
+def test_slower_correct_solution_is_less_efficient(executor, kernel_figures):
+    """On a test set heavy enough to measure (a 2,000-element input): the quadratic solution is ~100x
+    slower and scores well below the linear one. (Whole test sets under ~50 ms of CPU compare as about
+    equal: timing noise at that scale is as large as the differences.)"""
+    from collections import Counter
+
+    nums = [(i * 7919) % 1000 for i in range(2000)]
+    pairs, seen = 0, Counter()
+    for x in nums:
+        pairs, seen[x] = pairs + seen[1000 - x], seen[x] + 1
+    reference = HONEST.split("```python\n")[1].split("```")[0]
+    problem = make_problem(
+        "countPairs",
+        [
+            f"assert candidate(nums={nums}, target=1000) == {pairs}",
+            "assert candidate(nums=[1, 2], target=3) == 1",
+        ],
+        reference,
+        preamble="from collections import Counter\nfrom typing import List\n",
+        task_id="pairs-heavy",
+    )
+    scorer = RewardScorer([problem], RewardConfig(), runner=executor)
+    honest, quadratic = scorer.score(["pairs-heavy"] * 2, [HONEST, QUADRATIC])
+    assert honest.dimensions["correctness"] == quadratic.dimensions["correctness"] == 1.0
+    assert quadratic.dimensions["efficiency"] < honest.dimensions["efficiency"] - 0.15
     assert quadratic.execution.ratios["time"] < honest.execution.ratios["time"]
 
 
