@@ -118,15 +118,21 @@ def test_normalize_then_sum_without_group_ids_is_one_group() -> None:
 
 
 @pytest.mark.parametrize("mode", ["weighted_sum", "normalize_then_sum"])
-def test_none_propagates(mode: str) -> None:
-    scores = {"correctness": [1.0, None, 0.0, 0.5], "efficiency": [0.5, 0.5, None, 0.5]}
-    out = aggregate(scores, W2, [0, 0, 0, 0], mode=mode)
-    assert out[1] is None and out[2] is None
-    assert all(isinstance(x, float) for x in (out[0], out[3]))
-    if mode == "normalize_then_sum":
-        # statistics use only fully scored completions: 0 and 3
-        ref = aggregate({"correctness": [1.0, 0.5], "efficiency": [0.5, 0.5]}, W2, [0, 0], mode=mode)
-        assert [out[0], out[3]] == pytest.approx(ref)
+def test_none_as_trl_treats_it(mode: str) -> None:
+    """As TRL >= 1.6: all dimensions None -> None (unscorable); one None -> that dimension adds nothing."""
+    scores = {"correctness": [1.0, None, 0.0, 0.5, None], "efficiency": [0.5, 0.5, None, 0.5, None]}
+    out = aggregate(scores, W2, [0, 0, 0, 0, 0], mode=mode)
+    assert out[4] is None
+    assert all(isinstance(x, float) for x in out[:4])
+    if mode == "weighted_sum":
+        assert out[1] == pytest.approx(W2["efficiency"] * 0.5)
+        assert out[2] == pytest.approx(0.0)
+    else:
+        # each dimension's group statistics use the completions scored in it
+        c = aggregate({"correctness": [1.0, 0.0, 0.5]}, {"correctness": 1.0}, [0, 0, 0], mode=mode)
+        e = aggregate({"efficiency": [0.5, 0.5, 0.5]}, {"efficiency": 1.0}, [0, 0, 0], mode=mode)
+        assert out[0] == pytest.approx(W2["correctness"] * c[0] + W2["efficiency"] * e[0])
+        assert out[1] == pytest.approx(W2["efficiency"] * e[1])
 
 
 def test_none_in_unweighted_dimension_is_ignored() -> None:

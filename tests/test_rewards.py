@@ -7,9 +7,10 @@ import pytest
 from grpo4codegen.data import load_problems
 from grpo4codegen.rewards.scorer import RewardConfig, RewardScorer
 from grpo4codegen.rewards.trl_rewards import TrlRewardAdapter, build_reward_funcs
-from grpo4codegen.sandbox.types import ExecutionResult
+from grpo4codegen.sandbox.executor import Submission
+from grpo4codegen.sandbox.types import ExecutionResult, Limits
 
-from .conftest import V031, needs_data
+from .conftest import V031, make_problem, needs_data
 
 HONEST = '''```python
 class Solution:
@@ -86,13 +87,28 @@ def scorer(builtin, executor):
     return RewardScorer(builtin, RewardConfig(), runner=executor)
 
 
-def test_reference_gets_full_correctness_and_efficiency(scorer, builtin):
+@pytest.fixture(scope="module")
+def kernel_figures(builtin, executor):
+    """Skip where the sandbox does not yet measure the kernel-side figures efficiency trusts (issue 11)."""
+    problem = builtin["pair-sum-count"]
+    (result,) = executor.run_many([Submission(problem, problem.reference_solution, Limits())])
+    if getattr(result, "cpu_time_kernel", None) is None:
+        pytest.skip("this sandbox measures no kernel-side CPU time (ExecutionResult.cpu_time_kernel)")
+
+
+def test_reference_gets_full_correctness(scorer, builtin):
     ids = list(builtin)[:12]
     scores = scorer.score(ids, [fenced(builtin[t].reference_solution) for t in ids])
     for s in scores:
         assert s.dimensions["correctness"] == 1.0 and s.dimensions["correctness_strict"] == 1.0, s.task_id
-        assert s.dimensions["efficiency"] > 0.9, (s.task_id, s.execution.ratios)
         assert 0 < s.reward <= 1
+
+
+def test_reference_gets_full_efficiency(scorer, builtin, kernel_figures):
+    ids = list(builtin)[:12]
+    scores = scorer.score(ids, [fenced(builtin[t].reference_solution) for t in ids])
+    for s in scores:
+        assert s.dimensions["efficiency"] > 0.9, (s.task_id, s.execution.ratios)
 
 
 def test_wrong_syntax_and_timeout_score_lower(scorer):
@@ -112,11 +128,32 @@ def test_wrong_syntax_and_timeout_score_lower(scorer):
         assert bad.reward < honest.reward
 
 
-def test_slower_correct_solution_is_less_efficient(scorer):
-    honest, quadratic = scorer.score(["pair-sum-count"] * 2, [HONEST, QUADRATIC])
-    assert quadratic.dimensions["correctness"] == 1.0
-    assert quadratic.dimensions["efficiency"] < honest.dimensions["efficiency"] - 0.1
-    assert quadratic.execution.ratios["steps"] < 0.5
+def test_slower_correct_solution_is_less_efficient(executor, kernel_figures):
+    """On a test set heavy enough to measure (a 2,000-element input): the quadratic solution is ~100x
+    slower and scores well below the linear one. (Whole test sets under ~50 ms of CPU compare as about
+    equal: timing noise at that scale is as large as the differences.)"""
+    from collections import Counter
+
+    nums = [(i * 7919) % 1000 for i in range(2000)]
+    pairs, seen = 0, Counter()
+    for x in nums:
+        pairs, seen[x] = pairs + seen[1000 - x], seen[x] + 1
+    reference = HONEST.split("```python\n")[1].split("```")[0]
+    problem = make_problem(
+        "countPairs",
+        [
+            f"assert candidate(nums={nums}, target=1000) == {pairs}",
+            "assert candidate(nums=[1, 2], target=3) == 1",
+        ],
+        reference,
+        preamble="from collections import Counter\nfrom typing import List\n",
+        task_id="pairs-heavy",
+    )
+    scorer = RewardScorer([problem], RewardConfig(), runner=executor)
+    honest, quadratic = scorer.score(["pairs-heavy"] * 2, [HONEST, QUADRATIC])
+    assert honest.dimensions["correctness"] == quadratic.dimensions["correctness"] == 1.0
+    assert quadratic.dimensions["efficiency"] < honest.dimensions["efficiency"] - 0.15
+    assert quadratic.execution.ratios["time"] < honest.execution.ratios["time"]
 
 
 @pytest.mark.parametrize("name", sorted(HACKS))
@@ -136,7 +173,13 @@ def test_failing_code_never_outscores_passing_code_on_any_dimension(scorer):
     wrong_but_pretty = HONEST.replace("return pairs", "return pairs + 1")
     honest, wrong = scorer.score(["pair-sum-count"] * 2, [HONEST, wrong_but_pretty])
     for dim in ("correctness", "efficiency", "comment", "maintainability"):
-        assert wrong.dimensions[dim] <= honest.dimensions[dim], dim
+        assert wrong.dimensions[dim] <= (honest.dimensions[dim] or 0.0), dim
+    assert (
+        wrong.dimensions["efficiency"]
+        == wrong.dimensions["comment"]
+        == wrong.dimensions["maintainability"]
+        == 0
+    )
 
 
 class _BrokenRunner:

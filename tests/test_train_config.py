@@ -250,7 +250,7 @@ def test_shipped_deepspeed_and_accelerate_configs_are_valid() -> None:
     [
         (["--reward_dimensions", "correctness,speed"], "reward_dimensions"),
         (["--fixed_weights", "{bad"], "not valid JSON"),
-        (["--fixed_weights", '{"speed": 1}'], "unknown dimension"),
+        (["--fixed_weights", '{"speed": 1}'], "unknown reward dimension"),
         (["--fixed_weights", "[1, 2]"], "JSON object"),
         (["--num_generations", "1"], "at least 2 generations"),
         (["--eval_epochs", "0"], "must be positive"),

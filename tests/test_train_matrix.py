@@ -124,7 +124,7 @@ def test_matrix(
 
     saved = json.loads((out / "grpo4codegen_args.json").read_text())
     assert saved["reward"]["aggregation"] == aggregation
-    assert saved["reward"]["reward_dimensions"] == ",".join(DIMENSIONS)
+    assert saved["reward"]["reward_dimensions"] == list(DIMENSIONS)
     assert saved["reward"]["judge_base_url"] is None
     expected_mode = "normalize_then_sum" if aggregation == "normalize_then_sum" else "sum_then_normalize"
     assert saved["grpo"]["multi_objective_aggregation"] == expected_mode

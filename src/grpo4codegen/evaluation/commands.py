@@ -91,7 +91,8 @@ def _score(args: argparse.Namespace) -> int:
     from .summary import summarise
     from .tables import print_summaries
 
-    if args.use_weight_net:
+    config = reward_config_from_args(args)
+    if config.use_weight_net:
         raise UserError("score uses fixed weights; --use_weight_net is for training")
     generations = read_generations(args.generations)
     problems = _problems_for(args, generations)
@@ -106,7 +107,7 @@ def _score(args: argparse.Namespace) -> int:
     rows = score_file(
         generations,
         problems,
-        reward_config_from_args(args),
+        config,
         output,
         rescore=args.rescore,
         chunk_size=args.chunk_size,

@@ -1,9 +1,18 @@
 """Combine per-dimension rewards into the one scalar GRPO trains on, and describe how informative each is.
 
 Every reward dimension yields, per completion, a float in [0, 1] or ``None``. ``None`` means the
-machinery failed (the sandbox died, a server timed out): it is never the candidate's fault, so a
-completion with ``None`` in any enabled dimension gets an aggregated reward of ``None`` rather than a
-made-up number; TRL turns ``None`` into NaN and gives that completion no advantage.
+machinery failed (the sandbox died, a server timed out) or the dimension could not be measured (no
+reference profile): never the candidate's fault. `aggregate` treats ``None`` exactly as TRL (>= 1.6)
+does with the per-dimension reward functions: a completion whose every dimension is ``None`` is
+unscorable (reward ``None``, no advantage); otherwise a ``None`` dimension contributes nothing.
+
+The correctness rule lives here, in `gate_quality`, and nowhere else: the quality dimensions
+(efficiency, comment, maintainability) score only code that passes every test; code that fails a
+test scores 0 on each of them. A failing completion is then dominated by a passing one of the same
+problem in every dimension (correctness strictly), so every aggregation that is increasing in each
+dimension with a positive correctness weight ranks the passing one higher: the fixed weighted sum,
+the per-group ``normalize_then_sum`` (a per-group increasing transform of each dimension) and the
+weight net (whose correctness weight never drops).
 
 This module must stay importable without torch: the evaluation and server paths use it too.
 """
@@ -29,6 +38,9 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "maintainability": 0.1,
 }
 
+#: the dimensions that order completions of equal correctness; they score only code that passes every test
+QUALITY_DIMENSIONS: tuple[str, ...] = ("efficiency", "comment", "maintainability")
+
 #: how `aggregate` may combine dimensions
 AGGREGATION_MODES: tuple[str, ...] = ("weighted_sum", "normalize_then_sum")
 
@@ -42,6 +54,27 @@ SPREAD_TOL = 1e-9
 FALLBACK_REWARD = 0.5
 
 _fallback_logged = False
+
+
+def gate_quality(values: Mapping[str, float | None], all_passed: bool | None) -> dict[str, float | None]:
+    """THE correctness rule: quality dimensions are worth something only for code that passes every test.
+
+    Returns `values` with every quality dimension of failing code set to 0, measured or not (wrong
+    code's quality needs no measurement; a None there would count as the group's average under
+    per-group normalisation and could lift wrong code above right code). `all_passed` None (an
+    infrastructure failure: nothing is known) leaves the values alone. With this rule, under any
+    non-negative weights with a positive correctness weight, a completion passing every test
+    outscores every completion of the same problem that fails one: it is at least as good in every
+    dimension and strictly better in correctness. Quality then orders the passing completions; wrong
+    code gains nothing from comments, structure or speed (which would teach a policy to polish wrong
+    code, or to skip heavy inputs).
+    """
+    out = dict(values)
+    if all_passed is False:
+        for d in QUALITY_DIMENSIONS:
+            if d in out:
+                out[d] = 0.0
+    return out
 
 
 def _check_dimensions(names: Sequence[str], what: str) -> None:
@@ -106,7 +139,7 @@ def parse_fixed_weights(spec: str | Mapping[str, float] | None, enabled: Sequenc
             f"reward weights give no weight for enabled dimension(s) {missing}; "
             "add them (0 is allowed) or disable them"
         )
-    total = sum(weights[d] for d in dims)
+    total = math.fsum(weights[d] for d in dims)
     if total <= 0:
         raise ValueError(
             f"reward weights over the enabled dimensions {dims} are all zero; nothing to train on"
@@ -174,8 +207,9 @@ def aggregate(
     ``normalize_then_sum`` (GDPO, TRL's ``multi_objective_aggregation="normalize_then_sum"``): within
     each group every dimension becomes (x - mean) / (std + 1e-4) first (Bessel std, as TRL), so a
     dimension with a wide spread cannot drown out one with a narrow spread; then the weighted sum.
-    Group statistics use only the completions scored in every dimension; completions missing any
-    dimension get None. Without `group_ids` the whole batch counts as one group.
+    ``None`` as in TRL: a completion with every dimension ``None`` gets ``None``; otherwise a ``None``
+    dimension adds nothing (and is left out of that dimension's group statistics). Without
+    `group_ids` the whole batch counts as one group.
     """
     if mode not in AGGREGATION_MODES:
         raise ValueError(f"unknown aggregation mode {mode!r}; choose from {list(AGGREGATION_MODES)}")
@@ -188,26 +222,28 @@ def aggregate(
     dims = _ordered(list(weights))
     n = _check_scores(scores, dims, group_ids)
 
-    valid = [all(scores[d][i] is not None for d in dims) for i in range(n)]
+    scorable = [any(scores[d][i] is not None for d in dims) for i in range(n)]
     out: list[float | None] = [None] * n
 
     if mode == "weighted_sum":
         for i in range(n):
-            if valid[i]:
-                out[i] = math.fsum(weights[d] * float(scores[d][i]) for d in dims)  # type: ignore[arg-type]
+            if scorable[i]:
+                out[i] = math.fsum(weights[d] * float(scores[d][i]) for d in dims if scores[d][i] is not None)  # type: ignore[arg-type]
         return out
 
     for members in _groups(group_ids, n):
-        ok = [i for i in members if valid[i]]
-        if not ok:
-            continue
         normed: dict[str, dict[int, float]] = {}
         for d in dims:
+            ok = [i for i in members if scores[d][i] is not None]
+            if not ok:
+                normed[d] = {}
+                continue
             xs = [float(scores[d][i]) for i in ok]  # type: ignore[arg-type]
             m, s = _mean(xs), _sample_std(xs)
             normed[d] = {i: (x - m) / (s + NORM_EPS) for i, x in zip(ok, xs, strict=True)}
-        for i in ok:
-            out[i] = math.fsum(weights[d] * normed[d][i] for d in dims)
+        for i in members:
+            if scorable[i]:
+                out[i] = math.fsum(weights[d] * normed[d][i] for d in dims if i in normed[d])
     return out
 
 

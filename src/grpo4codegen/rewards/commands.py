@@ -12,50 +12,15 @@ from typing import Any
 from ..data.commands import add_dataset_args, problems_from_args
 from ..data.problems import Problem
 from ..errors import UserError
-from .aggregate import DIMENSIONS
-from .scorer import CompletionScore, RewardConfig, RewardScorer
+from .config import RewardConfig, add_reward_arguments, reward_config_from_args
+from .scorer import CompletionScore, RewardScorer
+
+__all__ = ["add_reward_args", "reward_config_from_args", "register"]
 
 
 def add_reward_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--reward_dimensions", "--reward-dimensions", default=",".join(DIMENSIONS), help="comma list"
-    )
-    p.add_argument("--fixed_weights", "--fixed-weights", default=None, help="JSON weights per dimension")
-    p.add_argument("--aggregation", choices=["weighted_sum", "normalize_then_sum"], default="weighted_sum")
-    p.add_argument(
-        "--use_weight_net",
-        "--use-weight-net",
-        action="store_true",
-        help="learned weights (one update over the file)",
-    )
-    p.add_argument(
-        "--execute_code_url",
-        "--execute-code-url",
-        default=None,
-        help="execution server URL(s), comma separated",
-    )
-    p.add_argument(
-        "--judge_base_url",
-        "--judge-base-url",
-        default=None,
-        help="OpenAI-compatible endpoint for the comment judge",
-    )
-    p.add_argument("--judge_model", "--judge-model", default=None)
-
-
-def reward_config_from_args(args: argparse.Namespace) -> RewardConfig:
-    judge = None
-    if args.judge_base_url:
-        from .judge import JudgeConfig
-
-        judge = JudgeConfig(base_url=args.judge_base_url, model=args.judge_model or "judge")
-    return RewardConfig(
-        reward_dimensions=args.reward_dimensions,  # type: ignore[arg-type]
-        fixed_weights=args.fixed_weights,
-        aggregation=args.aggregation,
-        execute_code_url=args.execute_code_url,
-        judge=judge,
-    )
+    """Every RewardConfig option (and `--config FILE.yaml`), as `train` has them."""
+    add_reward_arguments(p)
 
 
 def read_completions(path: str) -> list[dict[str, Any]]:
@@ -80,16 +45,15 @@ def read_completions(path: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _weights(
-    scorer: RewardScorer, scores: list[CompletionScore], args: argparse.Namespace
-) -> dict[str, float] | None:
-    if not args.use_weight_net:
+def _weights(scorer: RewardScorer, scores: list[CompletionScore]) -> dict[str, float] | None:
+    config = scorer.config
+    if not config.use_weight_net or not config.reward_dimensions:
         return None
     from .weight_net import WeightController
 
-    controller = WeightController(scorer.config.weights())
-    table = {d: [s.dimensions.get(d) for s in scores] for d in scorer.config.reward_dimensions}
-    return controller.update(table, [s.task_id for s in scores])
+    controller = WeightController(config.weights(), **config.weight_net_options())
+    table = {d: [s.dimensions.get(d) for s in scores] for d in config.reward_dimensions}
+    return controller.update(table, [s.task_id for s in scores], keys=[s.code for s in scores])
 
 
 def _rewards(args: argparse.Namespace) -> int:
@@ -100,7 +64,7 @@ def _rewards(args: argparse.Namespace) -> int:
     task_ids = [str(r["task_id"]) for r in rows]
     completions = [r["completion"] for r in rows]
     scores = scorer.dimension_scores(task_ids, completions)
-    weights = _weights(scorer, scores, args)
+    weights = _weights(scorer, scores)
     scores = scorer.score(task_ids, completions, weights=weights)
     scorer.close()
     summary = _summary(scores, config, weights or (config.weights() if config.reward_dimensions else {}))
@@ -143,24 +107,26 @@ def _summary(
 def _repeat_std(
     problems: list[Problem], config: RewardConfig, task_ids: list[str], completions: list, n: int
 ) -> dict:
-    """Score the same completions n times, each with fresh executions and reference profiles."""
-    from ..sandbox.executor import default_executor
-
+    """Score the same completions n times, each with a fresh scorer (fresh executions; fresh reference
+    profiles unless --profiles_path gives precomputed ones)."""
     runs = []
     for _ in range(n):
-        scorer = RewardScorer(
-            problems, config, runner=None if config.execute_code_url else default_executor()
-        )
+        scorer = RewardScorer(problems, config)
         runs.append(scorer.dimension_scores(task_ids, completions))
+        scorer.close()
     out: dict[str, Any] = {"repeat": n}
     for d in config.reward_dimensions:
-        stds = []
+        stds, kept = [], []
         for i in range(len(task_ids)):
             values = [r[i].dimensions.get(d) for r in runs]
             if all(v is not None for v in values):
                 stds.append(statistics.pstdev(values))  # type: ignore[arg-type]
+                kept.append(i)
         out[f"{d}_std_max"] = max(stds) if stds else None
         out[f"{d}_std_mean"] = statistics.fmean(stds) if stds else None
+        if stds:  # which completion varies most (index into the completions file), to investigate it
+            worst = max(range(len(stds)), key=stds.__getitem__)
+            out[f"{d}_std_worst"] = {"index": kept[worst], "task_id": task_ids[kept[worst]]}
     return out
 
 
@@ -209,6 +175,36 @@ def _bench(args: argparse.Namespace) -> int:
     )
 
 
+def _profile_references(args: argparse.Namespace) -> int:
+    """Measure every problem's reference profile and write them to one file (added to what is there)."""
+    import time
+
+    problems = [p for p in problems_from_args(args) if p.tests and p.reference_solution]
+    if not problems:
+        raise UserError(f"{args.dataset}: no problems with tests and a reference solution")
+    config = reward_config_from_args(args, profiles_path=args.output)
+    scorer = RewardScorer(problems, config)
+    from .profiles import problem_key
+
+    reused = sum(scorer.execution.store.get(problem_key(p)) is not None for p in problems)
+    started = time.perf_counter()
+    profiles = []
+    for i in range(0, len(problems), args.chunk_size):
+        profiles += scorer.execution.profiles(problems[i : i + args.chunk_size])
+    scorer.close()
+    failed = [p.task_id for p, prof in zip(problems, profiles, strict=True) if prof.error]
+    summary = {
+        "output": args.output,
+        "problems": len(problems),
+        "reused": reused,
+        "in_file": len(scorer.execution.store),
+        "failed": failed,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    print(json.dumps(summary))
+    return 1 if failed and len(failed) == len(problems) else 0
+
+
 def _default_bench_dataset() -> str:
     """The v0.3.1 test file beside the checkout when present (as the issue asks), else the built-ins."""
     path = os.path.join("..", "shared", "data", "leetcodedataset", "LeetCodeDataset-v0.3.1-test.jsonl.gz")
@@ -224,6 +220,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     add_reward_args(p)
     p.set_defaults(handler=_rewards)
+
+    p = sub.add_parser(
+        "profile-references",
+        help="measure every reference solution once and write the profiles file that --profiles_path reads",
+    )
+    add_dataset_args(p)
+    p.add_argument(
+        "--output", "-o", default="reference_profiles.json", help="profiles file (updated in place)"
+    )
+    p.add_argument("--chunk-size", type=int, default=64, help="problems measured per batch")
+    add_reward_args(p)
+    p.set_defaults(handler=_profile_references)
 
     from ..cli import subcommand_group
 

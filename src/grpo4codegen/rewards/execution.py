@@ -1,27 +1,46 @@
 """Correctness and efficiency from one execution per (problem, code), shared and cached.
 
 Correctness is the APPS "test case average" (fraction of tests passed) with a strict variant.
-Efficiency compares the candidate with the problem's reference solution, measured by the same
-executor (cached per problem), on the tests both pass, per metric as in EffiBench-X:
-`min(1, (reference + eps) / (candidate + eps))` over summed costs, where `eps` (a small per-test
-allowance) keeps micro-second noise from deciding the ratio. Metrics: the calling thread's CPU time
-(steadier than wall time under load; within a 10% band of the reference counts as equal), tracemalloc peak,
-deterministic steps, and hardware instructions where counters exist. The combined ratio is scaled by
-the pass rate, so failing code never outscores passing code.
+
+Efficiency compares a candidate that passes every test with the problem's reference solution,
+measured by the same executor (cached per problem, or precomputed: `profiles.py`), on the whole test
+set. It trusts only figures measured outside the candidate's process, by the sandbox worker from the
+kernel (`ExecutionResult.cpu_time_kernel`, `peak_memory_kernel`; anything the candidate's own process
+reports can be forged):
+
+    trusted = sum_m w_m * min(1, band_m * (ref_m + eps_m) / (cand_m + eps_m)) ** EXPONENT
+
+over m in (kernel CPU time, kernel peak memory) where measured; `band_m` (1 / (1 - noise band))
+makes repeated runs of the same code count as equal, `eps_m` keeps tiny workloads from deciding the
+ratio, and the square root (EXPONENT) turns a 4x slower solution into 0.5 and halves the effect of
+timing noise on the score. The per-test figures the candidate's process reports (steps,
+tracemalloc peaks) are claims the candidate can forge or withhold: they are reported in the ratios
+(`claimed_*`) and never scored (as a one-sided `min(trusted, claimed)` they still made the score
+depend on whether the claims arrived, which the candidate and the machine's load decide). Every
+figure is validated first (a real, finite, non-negative number); an invalid one is dropped, never
+turned into 1.0 or an exception. Without a trusted figure (an executor that measures
+none, or no usable reference) efficiency is None: not measured, never the candidate's fault.
+
+Code that fails a test gets efficiency 0 (and `aggregate.gate_quality` says the same for every
+quality dimension): skipping a heavy input cannot buy speed.
 
 Memory and steps need a second, traced run of a test (tracemalloc is slow); only up to `traced_tests`
 tests per problem get it: the heaviest tests that together fit in 15% of the reference's total cost,
 measured in its `steps` (`traced_tests_for`; deterministic, so repeated scorings compare the same
-tests, and cost-aware, so tracing stays cheap where time grows faster than input size). Time covers
-every test.
+tests, and cost-aware, so tracing stays cheap where time grows faster than input size).
+
+Reference profiles that fail for an infrastructure reason are retried with exponential backoff and
+never cached as final; the execution cache is an LRU that never loses a result the current batch holds.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import statistics
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -29,24 +48,54 @@ from typing import Any, Protocol
 
 from ..data.problems import Problem
 from ..sandbox.executor import Submission
-from ..sandbox.types import ExecutionResult, Limits, TestResult
+from ..sandbox.types import ExecOutcome, ExecutionResult, Limits, TestResult
+from .profiles import ProfileStore, limits_from_dict, limits_to_dict, problem_key
 
 log = logging.getLogger(__name__)
 
-#: per-test allowance added to both sides of a ratio, so tiny workloads compare as equal
-METRIC_EPSILON = {"time": 50e-6, "memory": 1024.0, "steps": 1.0, "instructions": 10_000.0}
-#: weights of the metric ratios in the efficiency score (renormalised over the metrics available)
-METRIC_WEIGHTS = {"time": 0.3, "memory": 0.3, "steps": 0.4, "instructions": 0.2}
+#: trusted, submission-level figures measured by the worker from the kernel: metric -> ExecutionResult field
+TRUSTED_FIELDS = {"time": "cpu_time_kernel", "memory": "peak_memory_kernel"}
+#: their weights in the trusted score (renormalised over the figures measured)
+TRUSTED_WEIGHTS = {"time": 0.7, "memory": 0.3}
+#: allowance added to both sides of a trusted ratio: 50 ms of CPU, 4 MiB of resident memory. Measured on
+#: a 2-core machine loaded 7x over: kernel CPU times of whole LeetCode test sets are 4-25 ms and wobble
+#: by +-5 ms between runs of the same code; with 50 ms such a wobble stays inside the noise band, while a
+#: real complexity difference (0.02 s vs 0.8 s) still scores 0.3
+TRUSTED_EPSILON = {"time": 0.05, "memory": 4.0 * (1 << 20)}
+#: ratios within this band of the reference count as equal (repeated runs of one program vary this much)
+NOISE_BAND = {"time": 0.15, "memory": 0.10}
+#: scores are ratio ** EXPONENT: compresses the scale (4x slower -> 0.5) and halves the effect of noise
+EXPONENT = 0.5
+#: per-test claims of the candidate's process (deterministic ones only): metric -> TestResult field
+CLAIM_FIELDS = {"steps": "steps", "memory": "tracemalloc_peak"}
+CLAIM_WEIGHTS = {"steps": 0.6, "memory": 0.4}
+#: per-test allowance added to both sides of a claim ratio
+CLAIM_EPSILON = {"steps": 1_000.0, "memory": 64 * 1024.0}
 #: share of the reference's total steps that a problem's traced (memory/steps) tests may take
 TRACE_SHARE = 0.15
-#: time ratios within this band of the reference count as equal: repeated runs of one solution vary that much
-TIME_NOISE_BAND = 0.10
+#: per-test figures kept in a profile (detail and traced-test choice): metric -> TestResult field
 _FIELDS = {
     "time": "cpu_time",
     "memory": "tracemalloc_peak",
     "steps": "steps",
     "instructions": "cpu_instruction_count",
 }
+#: backoff between attempts to profile a reference that failed for an infrastructure reason
+RETRY_BASE_S = 2.0
+RETRY_MAX_S = 300.0
+
+
+def valid_figure(value: Any) -> float | None:
+    """A measured figure as a float if it is a real, finite, non-negative number; otherwise None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def trusted_figures(result: ExecutionResult) -> dict[str, float | None]:
+    """The kernel-side figures of a submission, validated (None where absent or invalid)."""
+    return {m: valid_figure(getattr(result, name, None)) for m, name in TRUSTED_FIELDS.items()}
 
 
 class Runner(Protocol):
@@ -57,12 +106,35 @@ class Runner(Protocol):
 
 @dataclass
 class ReferenceProfile:
-    """Per-test costs of the reference solution (median over repeats) and the limits derived from them."""
+    """The reference solution's trusted figures (median over repeats), per-test costs, derived limits."""
 
     passed: list[bool]
     costs: dict[str, list[float | None]]
     limits: Limits
     error: str | None = None
+    #: kernel-side figures of the whole timed run (TRUSTED_FIELDS), median over the timed repeats
+    kernel: dict[str, float | None] = field(default_factory=dict)
+    #: an infrastructure failure: retried later, never final
+    transient: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "costs": self.costs,
+            "limits": limits_to_dict(self.limits),
+            "error": self.error,
+            "kernel": self.kernel,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReferenceProfile:
+        return cls(
+            passed=[bool(x) for x in d["passed"]],
+            costs={m: [valid_figure(v) for v in vs] for m, vs in d["costs"].items()},
+            limits=limits_from_dict(d["limits"]),
+            error=d.get("error"),
+            kernel={m: valid_figure(v) for m, v in d.get("kernel", {}).items()},
+        )
 
 
 @dataclass
@@ -91,6 +163,7 @@ class ExecutionRewards:
         time_factor: float = 5.0,
         traced_tests: int = 8,
         cache_size: int = 20_000,
+        profiles_path: str | None = None,
     ) -> None:
         self.runner = runner
         self.base_limits = base_limits or Limits(time_s=1.0, total_time_s=20.0)
@@ -100,68 +173,115 @@ class ExecutionRewards:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], ExecutionResult] = OrderedDict()
         self._profiles: dict[str, ReferenceProfile] = {}
+        #: task_id -> (failed attempts, monotonic time before which no retry is made)
+        self._retry: dict[str, tuple[int, float]] = {}
+        self.store = ProfileStore(profiles_path)
         self._lock = threading.Lock()
         self.infra_failures = 0
+        self.clock = time.monotonic
 
     # -- references ----------------------------------------------------------------------------
     def profiles(self, problems: Sequence[Problem]) -> list[ReferenceProfile]:
-        """Reference profiles, measuring the problems not yet seen (all at once, in parallel).
+        """Reference profiles: cached, from the profiles file, or measured now (all at once, in parallel).
 
-        Two phases: `reference_repeats` time-only runs (median per test), then one traced run on the
-        tests that candidates will be traced on (memory and steps are deterministic: one run is enough).
+        Measuring has two phases: `reference_repeats` time-only runs (median per test and of the kernel
+        figures), then one traced run on the tests that candidates will be traced on (memory and steps
+        are deterministic: one run is enough). An infrastructure failure gives a transient error
+        profile for now (efficiency None, default limits) and is retried after a backoff.
         """
-        missing = list({p.task_id: p for p in problems if p.task_id not in self._profiles}.values())
+        now = self.clock()
+        wanted = {p.task_id: p for p in problems}
+        missing = []
+        for task_id, problem in wanted.items():
+            if task_id in self._profiles:
+                continue
+            stored = self.store.get(problem_key(problem))
+            if stored is not None:
+                self._profiles[task_id] = ReferenceProfile.from_dict(stored)
+                continue
+            attempts, not_before = self._retry.get(task_id, (0, 0.0))
+            if now >= not_before:
+                missing.append(problem)
         if missing:
-            generous = Limits(
-                time_s=30.0, total_time_s=900.0, memory_mb=2048, metrics=("time", "instructions")
-            )
-            repeats = self.reference_repeats
-            # the first repeat also counts steps on every test: the deterministic cost that picks the traced tests
-            counted = replace(generous, metrics=("time", "instructions", "steps"))
-            timed = self.runner.run_many(
-                [
-                    Submission(p, p.reference_solution, counted if k == 0 else generous)
-                    for p in missing
-                    for k in range(repeats)
-                ]
-            )
-            runs = {p.task_id: timed[k * repeats : (k + 1) * repeats] for k, p in enumerate(missing)}
-            chosen = {p.task_id: traced_tests_for(p, runs[p.task_id][0], self.traced_tests) for p in missing}
-            traced = self.runner.run_many(
-                [
-                    Submission(
-                        p,
-                        p.reference_solution,
-                        replace(
-                            generous, metrics=("time", "memory", "steps"), traced_tests=chosen[p.task_id]
-                        ),
-                    )
-                    for p in missing
-                ]
-            )
-            for problem, traced_run in zip(missing, traced, strict=True):
-                self._profiles[problem.task_id] = self._profile(
-                    problem, runs[problem.task_id], traced_run, chosen[problem.task_id]
+            self._measure(missing)
+        return [self._profiles.get(p.task_id) or self._pending(p) for p in problems]
+
+    def _pending(self, problem: Problem) -> ReferenceProfile:
+        return ReferenceProfile(
+            [], {}, self.base_limits, "reference profile not available yet", transient=True
+        )
+
+    def _measure(self, missing: list[Problem]) -> None:
+        generous = Limits(time_s=30.0, total_time_s=900.0, memory_mb=2048, metrics=("time", "instructions"))
+        repeats = self.reference_repeats
+        # the first repeat also counts steps on every test: the deterministic cost that picks the traced tests
+        counted = replace(generous, metrics=("time", "instructions", "steps"))
+        timed = self.runner.run_many(
+            [
+                Submission(p, p.reference_solution, counted if k == 0 else generous)
+                for p in missing
+                for k in range(repeats)
+            ]
+        )
+        runs = {p.task_id: timed[k * repeats : (k + 1) * repeats] for k, p in enumerate(missing)}
+        chosen = {p.task_id: traced_tests_for(p, runs[p.task_id][0], self.traced_tests) for p in missing}
+        traced = self.runner.run_many(
+            [
+                Submission(
+                    p,
+                    p.reference_solution,
+                    replace(generous, metrics=("time", "memory", "steps"), traced_tests=chosen[p.task_id]),
                 )
-        return [self._profiles[p.task_id] for p in problems]
+                for p in missing
+            ]
+        )
+        new_entries: dict[str, dict[str, Any]] = {}
+        for problem, traced_run in zip(missing, traced, strict=True):
+            profile = self._profile(problem, runs[problem.task_id], traced_run, chosen[problem.task_id])
+            if profile.transient:
+                attempts = self._retry.get(problem.task_id, (0, 0.0))[0] + 1
+                delay = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (attempts - 1))
+                self._retry[problem.task_id] = (attempts, self.clock() + delay)
+                log.warning(
+                    "reference profile of %s failed (%s); attempt %d, retrying in %.0f s",
+                    problem.task_id,
+                    profile.error,
+                    attempts,
+                    delay,
+                )
+                continue
+            self._retry.pop(problem.task_id, None)
+            self._profiles[problem.task_id] = profile
+            new_entries[problem_key(problem)] = profile.to_dict()
+        self.store.add(new_entries)
 
     def _profile(
         self, problem: Problem, runs: list[ExecutionResult], traced: ExecutionResult, chosen: tuple[int, ...]
     ) -> ReferenceProfile:
+        if not problem.reference_solution:
+            return ReferenceProfile([], {}, self.base_limits, "problem has no reference solution")
         failed = [r.infra_error for r in (*runs, traced) if not r.ok]
-        if failed or not problem.reference_solution:
-            error = failed[0] if failed else "problem has no reference solution"
-            return ReferenceProfile([], {}, self.base_limits, error)
+        if failed:
+            return ReferenceProfile([], {}, self.base_limits, failed[0], transient=True)
         n = len(problem.tests)
+        if any(len(r.tests) != n for r in (*runs, traced)):
+            return ReferenceProfile(
+                [], {}, self.base_limits, "reference run returned the wrong number of tests"
+            )
         passed = [all(r.tests[i].passed for r in (*runs, traced)) for i in range(n)]
         costs: dict[str, list[float | None]] = {}
         for metric, name in _FIELDS.items():
             source = [traced] if metric in ("memory", "steps") else runs
             values = []
             for i in range(n):
-                samples = [getattr(r.tests[i], name) for r in source]
-                values.append(None if any(s is None for s in samples) else statistics.median(samples))
+                samples = [valid_figure(getattr(r.tests[i], name)) for r in source]
+                values.append(None if any(s is None for s in samples) else statistics.median(samples))  # type: ignore[type-var]
             costs[metric] = values
+        kernel: dict[str, float | None] = {}
+        for metric in TRUSTED_FIELDS:
+            samples = [trusted_figures(r)[metric] for r in runs]
+            valid = [s for s in samples if s is not None]
+            kernel[metric] = statistics.median(valid) if valid else None
         times = [t for t in costs["time"] if t is not None] or [0.0]
         limits = Limits(
             time_s=max(self.base_limits.time_s, self.time_factor * max(times)),
@@ -172,40 +292,53 @@ class ExecutionRewards:
         )
         if not all(passed):
             log.warning("reference of %s fails %d of %d tests", problem.task_id, n - sum(passed), n)
-        return ReferenceProfile(passed, costs, limits)
+            timed_out = any(
+                t.exec_outcome is ExecOutcome.TIME_LIMIT_EXCEEDED for r in (*runs, traced) for t in r.tests
+            )
+            flaky = any(r.tests[i].passed for r in (*runs, traced) for i in range(n) if not passed[i])
+            if timed_out or flaky:  # a loaded machine, not the reference: measure again later
+                return ReferenceProfile(
+                    passed, costs, limits, "reference timed out or was flaky", kernel=kernel, transient=True
+                )
+        return ReferenceProfile(passed, costs, limits, kernel=kernel)
 
     # -- candidates ----------------------------------------------------------------------------
     def execute(
         self, problems: Sequence[Problem], codes: Sequence[str | None]
     ) -> list[ExecutionResult | None]:
-        """One result per (problem, code); None where there is no code. Cached, deduplicated, parallel."""
+        """One result per (problem, code); None where there is no code. Cached (LRU), deduplicated, parallel.
+
+        The batch keeps its own references to every result it returns, so an eviction (a tiny cache,
+        or another thread's batch) can never lose one.
+        """
         profiles = self.profiles(problems)
         keys = [(p.task_id, c) if c is not None else None for p, c in zip(problems, codes, strict=True)]
+        held: dict[tuple[str, str], ExecutionResult] = {}
         todo: dict[tuple[str, str], Submission] = {}
         with self._lock:
             for key, problem, profile in zip(keys, problems, profiles, strict=True):
-                if key is not None and key not in self._cache and key not in todo:
+                if key is None or key in held or key in todo:
+                    continue
+                cached = self._cache.get(key)
+                if cached is not None:
+                    self._cache.move_to_end(key)
+                    held[key] = cached
+                else:
                     todo[key] = Submission(problem, key[1], profile.limits)
         if todo:
             results = self.runner.run_many(list(todo.values()))
             with self._lock:
                 for key, result in zip(todo, results, strict=True):
+                    held[key] = result
                     if result.ok:  # an infrastructure failure is not cached: a retry may succeed
                         self._cache[key] = result
+                        self._cache.move_to_end(key)
                     else:
                         self.infra_failures += 1
                         log.warning("execution failed for %s: %s", key[0], result.infra_error)
-                    todo[key] = result  # type: ignore[assignment]
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
-        out: list[ExecutionResult | None] = []
-        with self._lock:
-            for key in keys:
-                if key is None:
-                    out.append(None)
-                else:
-                    out.append(self._cache.get(key) or todo[key])  # type: ignore[arg-type]
-        return out
+        return [None if key is None else held[key] for key in keys]
 
     def score(self, problems: Sequence[Problem], codes: Sequence[str | None]) -> list[ExecutionScore]:
         results = self.execute(problems, codes)
@@ -254,33 +387,71 @@ def _score(result: ExecutionResult | None, profile: ReferenceProfile) -> Executi
     if not result.ok or result.total == 0:
         return ExecutionScore(result, None, None, None)
     correctness = result.pass_rate
-    if profile.error is not None:  # correctness needs no reference; efficiency does
-        return ExecutionScore(result, correctness, float(result.all_passed), None)
-    ratios = efficiency_ratios(result.tests, profile)
-    weights = {m: METRIC_WEIGHTS[m] for m in ratios}
-    raw = sum(ratios[m] * w for m, w in weights.items()) / sum(weights.values()) if weights else 0.0
-    return ExecutionScore(result, correctness, float(result.all_passed), raw * correctness, ratios)
+    if not result.all_passed:  # efficiency is only ever compared on the whole test set
+        return ExecutionScore(result, correctness, 0.0, 0.0)
+    efficiency, ratios = efficiency_score(result, profile)
+    return ExecutionScore(result, correctness, 1.0, efficiency, ratios)
 
 
-def efficiency_ratios(tests: list[TestResult], profile: ReferenceProfile) -> dict[str, float]:
-    """Per-metric min(1, reference/candidate) over the tests both the candidate and the reference pass."""
-    common = [i for i, t in enumerate(tests) if t.passed and i < len(profile.passed) and profile.passed[i]]
-    if not common:
-        return {}
-    ratios: dict[str, float] = {}
-    for metric, name in _FIELDS.items():
-        # tests where both sides measured this metric (memory/steps: the traced tests only)
-        pairs = [(profile.costs[metric][i], getattr(tests[i], name)) for i in common]
-        pairs = [(r, c) for r, c in pairs if r is not None and c is not None]
-        if not pairs:
-            continue  # metric not measured (e.g. no hardware counters): left out, not faked
-        ref, cand = [r for r, _ in pairs], [c for _, c in pairs]
-        eps = METRIC_EPSILON[metric] * len(pairs)
-        ratio = (sum(ref) + eps) / (sum(cand) + eps)  # type: ignore[arg-type]
-        if metric == "time":
-            ratio /= 1.0 - TIME_NOISE_BAND
-        ratios[metric] = min(1.0, ratio)
-    return ratios
+def _ratio_score(ref: float, cand: float, eps: float, band: float = 0.0) -> float:
+    ratio = (ref + eps) / (cand + eps) / (1.0 - band)
+    return min(1.0, ratio) ** EXPONENT
+
+
+def efficiency_score(
+    result: ExecutionResult, profile: ReferenceProfile
+) -> tuple[float | None, dict[str, float]]:
+    """(efficiency, its parts) of a result that passes every test; None when no trusted figure compares.
+
+    Parts: `time`/`memory` (trusted, kernel-side), `claimed_steps`/`claimed_memory` (the candidate
+    process's own per-test figures, which may only lower the score), `trusted`, `claimed`.
+    """
+    if profile.error is not None or not profile.passed or not all(profile.passed):
+        return None, {}  # no yardstick: the reference could not be measured, or fails tests itself
+    if len(result.tests) != len(profile.passed):
+        return None, {}
+    parts: dict[str, float] = {}
+    cand = trusted_figures(result)
+    for metric in TRUSTED_FIELDS:
+        ref = valid_figure(profile.kernel.get(metric))
+        if ref is not None and cand[metric] is not None:
+            parts[metric] = _ratio_score(ref, cand[metric], TRUSTED_EPSILON[metric], NOISE_BAND[metric])  # type: ignore[arg-type]
+    if not parts:
+        return None, {}
+    trusted = _weighted(parts, TRUSTED_WEIGHTS)
+    # the candidate process's own claims are reported for inspection but not scored: whether they
+    # arrive at all depends on the candidate (and on the load: traced runs hit their budget), so even
+    # as a one-sided min() they made the score noisy and rewarded code that got its claims dropped
+    claims = claimed_ratios(result.tests, profile)
+    parts.update({f"claimed_{m}": v for m, v in claims.items()})
+    parts["trusted"] = trusted
+    return trusted, parts
+
+
+def _weighted(scores: dict[str, float], weights: dict[str, float]) -> float:
+    used = {m: weights[m] for m in scores if m in weights}
+    return math.fsum(scores[m] * w for m, w in used.items()) / math.fsum(used.values())
+
+
+def claimed_ratios(tests: list[TestResult], profile: ReferenceProfile) -> dict[str, float]:
+    """Per-claim-metric scores over the tests where both sides report a valid figure.
+
+    A claim is only used when every traced test reports it validly: a candidate cannot pick which
+    tests are compared by withholding figures (withholding drops the claim, which can only raise the
+    score to the trusted one, never above it).
+    """
+    out: dict[str, float] = {}
+    for metric, name in CLAIM_FIELDS.items():
+        ref_costs = profile.costs.get(metric, [])
+        measured = [i for i, r in enumerate(ref_costs) if r is not None and i < len(tests)]
+        if not measured:
+            continue
+        cand = [valid_figure(getattr(tests[i], name, None)) for i in measured]
+        if any(c is None for c in cand):
+            continue
+        ref_sum = math.fsum(ref_costs[i] for i in measured)  # type: ignore[misc]
+        out[metric] = _ratio_score(ref_sum, math.fsum(cand), CLAIM_EPSILON[metric] * len(measured))  # type: ignore[arg-type]
+    return out
 
 
 def summarise(scores: Sequence[ExecutionScore]) -> dict[str, Any]:

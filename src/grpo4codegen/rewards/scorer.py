@@ -2,8 +2,8 @@
 
 The TRL reward functions, the `rewards` command and the evaluation scorer all call `RewardScorer`:
 code extraction, one sandboxed execution per distinct (problem, code), the static scores, the
-optional judge, gating, and aggregation. Gating: efficiency, comment and maintainability are scaled
-by the pass rate, so failing code never outscores passing code on any dimension. An infrastructure
+optional judge, the correctness rule (`aggregate.gate_quality`: efficiency, comment and
+maintainability count only for code that passes every test), and aggregation. An infrastructure
 failure (executor or server down) makes every dimension of that completion None, never 0.
 """
 
@@ -19,44 +19,15 @@ from ..data.problems import Problem
 from ..errors import UserError
 from ..sandbox.types import Limits
 from ..server.runners import make_runner
-from .aggregate import DIMENSIONS, aggregate, constant_fallback, parse_fixed_weights
+from .aggregate import aggregate, constant_fallback, gate_quality
 from .comments import comment_score
+from .config import RewardConfig
 from .execution import ExecutionRewards, ExecutionScore, Runner
 from .extract import extract_code
-from .judge import CommentJudge, JudgeConfig, blend_comment_scores
+from .judge import CommentJudge, blend_comment_scores
 from .maintainability import maintainability_score
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RewardConfig:
-    """Which dimensions, how to aggregate them, and where code runs."""
-
-    reward_dimensions: tuple[str, ...] = DIMENSIONS
-    fixed_weights: str | Mapping[str, float] | None = None
-    aggregation: str = "weighted_sum"  # or "normalize_then_sum"
-    execute_code_url: str | None = None
-    time_limit_s: float = 1.0  # per test, raised to 5x the reference's slowest test where needed
-    total_time_limit_s: float = 20.0
-    memory_limit_mb: int = 1024
-    judge: JudgeConfig | None = None
-    judge_weight: float = 0.5
-
-    def __post_init__(self) -> None:
-        if isinstance(self.reward_dimensions, str):
-            self.reward_dimensions = tuple(d.strip() for d in self.reward_dimensions.split(",") if d.strip())
-        unknown = set(self.reward_dimensions) - set(DIMENSIONS)
-        if unknown:
-            raise UserError(
-                f"unknown reward dimension(s) {sorted(unknown)}; choose from {', '.join(DIMENSIONS)}"
-            )
-
-    def weights(self) -> dict[str, float]:
-        try:
-            return parse_fixed_weights(self.fixed_weights, self.reward_dimensions)
-        except ValueError as e:
-            raise UserError(f"--fixed_weights: {e}") from None
 
 
 @dataclass
@@ -115,7 +86,13 @@ class RewardScorer:
             total_time_s=config.total_time_limit_s,
             memory_mb=config.memory_limit_mb,
         )
-        self.execution = ExecutionRewards(self.runner, base_limits=base)
+        self.execution = ExecutionRewards(
+            self.runner,
+            base_limits=base,
+            reference_repeats=config.reference_repeats,
+            cache_size=config.execution_cache_size,
+            profiles_path=config.profiles_path,
+        )
         self.judge = (
             CommentJudge(config.judge) if config.judge and "comment" in config.reward_dimensions else None
         )
@@ -142,23 +119,29 @@ class RewardScorer:
         codes = [extract_code(c, p.entry_point) for c, p in zip(completions, problems, strict=True)]
         needs_run = bool({"correctness", "efficiency", "comment", "maintainability"} & set(dims))
         executions = self.execution.score(problems, codes) if needs_run else [None] * len(codes)
-        comments = self._comment_scores(codes) if "comment" in dims else None
+        # only code that passes every test can earn a comment score: the judge reads nothing else
+        passing = [ex is None or ex.correctness_strict == 1.0 for ex in executions]
+        comments = (
+            self._comment_scores([c if ok else None for c, ok in zip(codes, passing, strict=True)])
+            if "comment" in dims
+            else None
+        )
         scores = []
         for i, (task_id, code, ex) in enumerate(zip(task_ids, codes, executions, strict=True)):
             values: dict[str, float | None] = {}
-            gate = ex.correctness if ex is not None else 1.0  # None: infrastructure failure
+            # None: infrastructure failure, every dimension unknown (never the candidate's fault)
+            failed = ex is not None and ex.correctness is None
             if "correctness" in dims:
                 values["correctness"] = ex.correctness if ex else None
                 values["correctness_strict"] = ex.correctness_strict if ex else None
             if "efficiency" in dims:
                 values["efficiency"] = ex.efficiency if ex else None
             if "comment" in dims:
-                values["comment"] = None if gate is None else (comments[i] * gate if code else 0.0)  # type: ignore[index]
+                values["comment"] = None if failed else (comments[i] if code else 0.0)  # type: ignore[index]
             if "maintainability" in dims:
-                values["maintainability"] = (
-                    None if gate is None else (maintainability_score(code) * gate if code else 0.0)
-                )
-            scores.append(CompletionScore(task_id, code, values, execution=ex))
+                values["maintainability"] = None if failed else (maintainability_score(code) if code else 0.0)
+            all_passed = None if failed or ex is None else ex.correctness_strict == 1.0
+            scores.append(CompletionScore(task_id, code, gate_quality(values, all_passed), execution=ex))
         self.last_seconds = time.perf_counter() - started
         return scores
 
@@ -166,7 +149,10 @@ class RewardScorer:
         static = [comment_score(c) if c else 0.0 for c in codes]
         if self.judge is None:
             return static
-        judged = self.judge.score_many([c or "" for c in codes])
+        asked = [i for i, c in enumerate(codes) if c and static[i] > 0]  # the judge can only lower
+        judged: list[float | None] = [None] * len(codes)
+        for i, score in zip(asked, self.judge.score_many([codes[i] for i in asked]), strict=True):  # type: ignore[misc]
+            judged[i] = score
         return blend_comment_scores(static, judged, self.config.judge_weight)
 
     def score(

@@ -101,8 +101,9 @@ class TrlRewardAdapter:
     def _update_weights(self, scores: list[CompletionScore], task_ids: list[str]) -> None:
         table = {d: [s.dimensions.get(d) for s in scores] for d in self.dims}
         groups = list(task_ids)
-        table, groups = _gather(table, groups)
-        self.controller.update(table, groups)  # type: ignore[union-attr]
+        keys = [s.code for s in scores]  # repeats of the same code in a group expose measurement noise
+        table, groups, keys = _gather(table, groups, keys)
+        self.controller.update(table, groups, keys)  # type: ignore[union-attr]
         self._push_weights()
 
     def _push_weights(self) -> None:
@@ -128,6 +129,9 @@ class TrlRewardAdapter:
             log_metric("reward_time_share", min(1.0, seconds / (now - self._last_call + seconds)))
         for dim, weight in self.current_weights().items():
             log_metric(f"weights/{dim}", weight)
+        if self.controller is not None:  # the weight net's inputs and outputs of this step
+            for name, value in self.controller.last_metrics.items():
+                log_metric(f"weight_net/{name}", value)
 
     # -- checkpoints ------------------------------------------------------------------------------
     def save(self, checkpoint_dir: str) -> None:
@@ -157,17 +161,19 @@ def _batch_key(completions: Sequence[Any], task_ids: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def _gather(table: dict[str, list], groups: list) -> tuple[dict[str, list], list]:
+def _gather(table: dict[str, list], groups: list, keys: list) -> tuple[dict[str, list], list, list]:
     """All processes' scores (same order on every rank), so the weight update is identical everywhere."""
     try:
         from accelerate import PartialState
         from accelerate.utils import gather_object
     except ImportError:
-        return table, groups
+        return table, groups, keys
     if PartialState().num_processes <= 1:
-        return table, groups
-    rows = gather_object([(g, {d: table[d][i] for d in table}) for i, g in enumerate(groups)])
-    return {d: [r[1][d] for r in rows] for d in table}, [r[0] for r in rows]
+        return table, groups, keys
+    rows = gather_object(
+        [(g, k, {d: table[d][i] for d in table}) for i, (g, k) in enumerate(zip(groups, keys, strict=True))]
+    )
+    return {d: [r[2][d] for r in rows] for d in table}, [r[0] for r in rows], [r[1] for r in rows]
 
 
 def make_callback(adapter: TrlRewardAdapter):
@@ -190,22 +196,10 @@ def make_callback(adapter: TrlRewardAdapter):
 
 
 def reward_config_from(options: Any) -> tuple[RewardConfig, bool]:
-    """A RewardConfig (and the weight-net switch) from a RewardConfig or the trainer's RewardArguments."""
-    if isinstance(options, RewardConfig):
-        return options, False
-    judge = None
-    if getattr(options, "judge_base_url", None):
-        from .judge import JudgeConfig
-
-        judge = JudgeConfig(base_url=options.judge_base_url, model=options.judge_model or "judge")
-    config = RewardConfig(
-        reward_dimensions=options.reward_dimensions,
-        fixed_weights=options.fixed_weights,
-        aggregation=options.aggregation,
-        execute_code_url=options.execute_code_url,
-        judge=judge,
-    )
-    return config, bool(getattr(options, "use_weight_net", False))
+    """The RewardConfig (and its weight-net switch); `train` parses the same type, so no conversion."""
+    if not isinstance(options, RewardConfig):
+        raise TypeError(f"expected a RewardConfig, got {type(options).__name__}")
+    return options, options.use_weight_net
 
 
 def build_reward_funcs(
@@ -217,11 +211,12 @@ def build_reward_funcs(
 ) -> tuple[list[Callable], list[float] | None, list[Any]]:
     """Reward functions for GRPOTrainer, their weights (GRPOConfig.reward_weights), and callbacks.
 
-    `reward_options` is a RewardConfig or the trainer's RewardArguments. Call `callback.attach(trainer)`
+    `reward_options` is the RewardConfig (`train` parses it as its reward options). Call `callback.attach(trainer)`
     on each returned callback once the trainer exists, and `callback.adapter.load(checkpoint_dir)`
     before resuming.
     """
     config, weight_net = reward_config_from(reward_options)
     weight_net = weight_net if use_weight_net is None else use_weight_net
-    adapter = TrlRewardAdapter(RewardScorer(problems, config, runner), weight_net, weight_net_options)
+    options = config.weight_net_options() | (weight_net_options or {})
+    adapter = TrlRewardAdapter(RewardScorer(problems, config, runner), weight_net, options)
     return adapter.reward_funcs(), adapter.reward_weights(), [make_callback(adapter)]

@@ -13,19 +13,22 @@ TOKEN_ENV = "GRPO4CODEGEN_SERVER_TOKEN"  # as in .app and .client (not imported:
 def _serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from ..rewards.config import given_reward_options, reward_config_from_args
     from .app import ServerSettings, serve
     from .models import LimitsModel
 
+    config = reward_config_from_args(args)  # validates every reward option (flags and --config YAML)
+    given = given_reward_options(args)  # the server keeps its own defaults for options not given
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port}: not a TCP port")
-    if args.workers < 1 or (args.sandbox_workers is not None and args.sandbox_workers < 1):
-        raise UserError("--workers and --sandbox-workers must be at least 1")
+    if args.workers < 1:
+        raise UserError("--workers must be at least 1")
     if min(args.max_queue, args.max_jobs) < 1 or args.max_body_mb <= 0 or args.shutdown_grace < 0:
         raise UserError("--max-queue, --max-jobs and --max-body-mb must be positive")
     limits = {
-        "time_s": args.time_limit,
-        "total_time_s": args.total_time_limit,
-        "memory_mb": args.memory_limit,
+        "time_s": given.get("time_limit_s"),
+        "total_time_s": given.get("total_time_limit_s"),
+        "memory_mb": given.get("memory_limit_mb"),
         "metrics": args.metrics.split(",") if args.metrics else None,
     }
     limits = {k: v for k, v in limits.items() if v is not None}
@@ -35,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise UserError(f"limits: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}") from None
     if _token_missing(args) and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"grpo4codegen: warning: serving on {args.host} without a token: anyone there can run code")
-    if args.require_isolation:  # refuse before serving, not at the first request
+    if config.require_isolation:  # refuse before serving, not at the first request
         from ..sandbox.executor import Executor
 
         with Executor(workers=1, require_isolation=True) as executor:
@@ -47,7 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
         problems = load_problems(args.dataset, split=args.split)  # fail here, with a clear message
     from ..sandbox.sizing import pool_size
 
-    sandbox_workers = args.sandbox_workers or pool_size(share=args.workers)
+    sandbox_workers = config.sandbox_workers or pool_size(share=args.workers)
     settings = ServerSettings(
         sandbox_workers=sandbox_workers,
         dataset=args.dataset,
@@ -58,7 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
         shutdown_grace_s=args.shutdown_grace,
         limits=limits,
         token=args.token or os.environ.get(TOKEN_ENV) or None,
-        require_isolation=args.require_isolation,
+        require_isolation=config.require_isolation,
     )
     serve(
         settings,
@@ -104,12 +107,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="server processes, each with its own sandbox pool")
-    p.add_argument(
-        "--sandbox-workers",
-        type=int,
-        default=None,
-        help="sandbox workers per process (default: the node's cores less a trainer reserve, / --workers)",
-    )
     p.add_argument("--token", default=None, help=f"bearer token for all but /health (default ${TOKEN_ENV})")
     p.add_argument("--dataset", default=None, help="preload problems so that jobs may send only a task_id")
     p.add_argument("--split", default="test", help="split name when --dataset is a hub name")
@@ -117,17 +114,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-jobs", type=int, default=256, help="jobs in one batch request")
     p.add_argument("--max-body-mb", type=float, default=16.0, help="request body limit")
     p.add_argument("--shutdown-grace", type=float, default=30.0, help="seconds in-flight jobs get on SIGTERM")
-    p.add_argument("--time-limit", type=float, default=None, help="default seconds per test")
-    p.add_argument("--total-time-limit", type=float, default=None, help="default seconds per job")
-    p.add_argument("--memory-limit", type=int, default=None, help="default MiB per job")
     p.add_argument(
         "--metrics", default=None, help="default metrics, comma list of time,memory,steps,instructions"
     )
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access-log", action="store_true", help="log every request")
-    from ..sandbox.commands import add_isolation_arg
+    from ..rewards.config import add_reward_arguments
 
-    add_isolation_arg(p)
+    # the one reward configuration: --sandbox_workers (per server process; default cores/--workers),
+    # --time_limit_s/--time-limit, --total_time_limit_s, --memory_limit_mb (the server's default
+    # limits when given), --require_isolation, and the rest (accepted, validated, used by scorers)
+    add_reward_arguments(p)
     p.set_defaults(handler=_serve)
 
     from ..cli import subcommand_group

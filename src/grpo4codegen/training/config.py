@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import UserError
+from ..rewards.aggregate import AGGREGATION_MODES as AGGREGATIONS
+from ..rewards.aggregate import DIMENSIONS as REWARD_DIMENSIONS
+from ..rewards.config import RewardConfig
 
 if TYPE_CHECKING:
     from trl import GRPOConfig, TrlParser
 
-#: reward dimensions the reward factory understands, in canonical order
-REWARD_DIMENSIONS: tuple[str, ...] = ("correctness", "efficiency", "comment", "maintainability")
-AGGREGATIONS: tuple[str, ...] = ("weighted_sum", "normalize_then_sum")
+__all__ = ["AGGREGATIONS", "REWARD_DIMENSIONS", "RewardArguments", "RewardConfig"]
 #: every linear projection of a Qwen2/Llama-style decoder block
 DEFAULT_LORA_TARGETS: tuple[str, ...] = (
     "q_proj",
@@ -287,76 +288,8 @@ class DataArguments:
                 raise UserError(f"--{name} must be positive")
 
 
-@dataclass
-class RewardArguments:
-    """What the reward factory builds: dimensions, how they are combined, and where code runs."""
-
-    _argument_group_name = "reward"
-
-    reward_dimensions: str = field(
-        default=",".join(REWARD_DIMENSIONS),
-        metadata={"help": f"Comma list of reward dimensions: {','.join(REWARD_DIMENSIONS)}."},
-    )
-    use_weight_net: bool = field(
-        default=False, metadata={"help": "Learn the per-dimension weights with a small weight network."}
-    )
-    fixed_weights: str | None = field(
-        default=None,
-        metadata={
-            "help": 'Fixed per-dimension weights as a JSON object, e.g. \'{"correctness": 0.7, "efficiency": 0.3}\'.'
-        },
-    )
-    aggregation: Literal["weighted_sum", "normalize_then_sum"] = field(
-        default="weighted_sum",
-        metadata={
-            "help": "How dimensions are combined: weighted_sum or normalize_then_sum (per-group z-scores)."
-        },
-    )
-    execute_code_url: str | None = field(
-        default=None,
-        metadata={"help": "URL of a code-execution server; unset runs completions in the local sandbox."},
-    )
-    judge_base_url: str | None = field(
-        default=None, metadata={"help": "OpenAI-compatible base URL of the LLM judge (comment dimension)."}
-    )
-    judge_model: str | None = field(default=None, metadata={"help": "Model name served at --judge_base_url."})
-
-    def __post_init__(self) -> None:
-        dims = self.reward_dimensions
-        if isinstance(dims, (list, tuple)):  # a YAML list
-            dims = ",".join(str(d) for d in dims)
-        names = [d.strip().lower() for d in str(dims).split(",") if d.strip()]
-        unknown = [d for d in names if d not in REWARD_DIMENSIONS]
-        if unknown:
-            raise UserError(
-                f"--reward_dimensions: unknown or empty {unknown or dims!r}; choose from {','.join(REWARD_DIMENSIONS)}"
-            )
-        self.reward_dimensions = ",".join(d for d in REWARD_DIMENSIONS if d in names)
-        if isinstance(self.fixed_weights, dict):  # a YAML mapping
-            self.fixed_weights = json.dumps(self.fixed_weights)
-        if self.fixed_weights:
-            try:
-                weights = json.loads(self.fixed_weights)
-            except json.JSONDecodeError as e:
-                raise UserError(
-                    f"--fixed_weights is not valid JSON ({e.msg}): {self.fixed_weights!r}"
-                ) from None
-            if not isinstance(weights, dict) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in weights.values()
-            ):
-                raise UserError(
-                    f"--fixed_weights must be a JSON object of numbers, got {self.fixed_weights!r}"
-                )
-            bad = [k for k in weights if k not in REWARD_DIMENSIONS]
-            if bad:
-                raise UserError(f"--fixed_weights: unknown dimension(s) {bad}")
-        if self.aggregation not in AGGREGATIONS:
-            raise UserError(f"--aggregation must be one of {AGGREGATIONS}")
-
-    @property
-    def dimensions(self) -> list[str]:
-        """The enabled dimensions, canonical order (empty: a constant fallback reward that trains nothing)."""
-        return [d for d in self.reward_dimensions.split(",") if d]
+#: the reward options of `train` are the one reward configuration type, parsed by TrlParser like the rest
+RewardArguments = RewardConfig
 
 
 @dataclass
@@ -365,7 +298,7 @@ class TrainArguments:
 
     model: ModelArguments
     data: DataArguments
-    reward: RewardArguments
+    reward: RewardConfig
     grpo: GRPOConfig
     #: warnings found while parsing (logged when training starts, once logging is set up)
     notices: list[str] = field(default_factory=list)
@@ -387,7 +320,7 @@ def make_parser() -> TrlParser:
     from trl import GRPOConfig, TrlParser
 
     parser = TrlParser(
-        (ModelArguments, DataArguments, RewardArguments, GRPOConfig),
+        (ModelArguments, DataArguments, RewardConfig, GRPOConfig),
         prog="grpo4codegen train",
         description="GRPO training of a code LLM with execution-based rewards. Any GRPOConfig field is a "
         "flag; --config FILE.yaml gives defaults that flags override.",

@@ -6,7 +6,7 @@ judge, learned weights): it passes their weights to `GRPOConfig.reward_weights` 
 the trainer.
 
 What this module adds to TRL, all through public hooks: `--eval_epochs` greedy evaluation
-(`callbacks.GreedyEvalCallback`), the RewardWeightNet state in every checkpoint (the reward factory's
+(`callbacks.GreedyEvalCallback`), the weight net state in every checkpoint (the reward factory's
 callback) and restored on resume, epoch-based save/eval schedules, and a warning when a checkpoint
 cannot resume exactly (see `config.generation_cycle_steps`).
 """
@@ -170,7 +170,7 @@ def prepare_training(args: TrainArguments) -> PreparedRun:
         if hasattr(callback, "attach"):  # callbacks that need the trainer (reward weights, eval model)
             callback.attach(trainer)
         if resume_from and hasattr(callback, "adapter"):
-            callback.adapter.load(resume_from)  # the RewardWeightNet state saved with that checkpoint
+            callback.adapter.load(resume_from)  # the weight net state saved with that checkpoint
     return PreparedRun(
         trainer=trainer,
         resume_from=resume_from,
@@ -187,13 +187,14 @@ def greedy_eval_callback(
     problems: list[Problem], tokenizer: Any, args: TrainArguments, eval_steps: int
 ) -> GreedyEvalCallback:
     """The --eval_epochs evaluation: greedy completions scored for correctness by the same executor."""
-    from ..rewards.scorer import RewardConfig, RewardScorer
+    import dataclasses
+
+    from ..rewards.scorer import RewardScorer
     from .callbacks import GreedyEvalCallback
 
-    scorer = RewardScorer(
-        problems,
-        RewardConfig(reward_dimensions=("correctness",), execute_code_url=args.reward.execute_code_url),
-    )
+    # the same execution settings as the rewards (backend, limits, isolation), correctness only
+    config = dataclasses.replace(args.reward, reward_dimensions=["correctness"], use_weight_net=False)
+    scorer = RewardScorer(problems, config)
     return GreedyEvalCallback(
         problems,
         tokenizer,
