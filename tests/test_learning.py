@@ -73,7 +73,10 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def _grpo(warm: dict[str, Any], name: str) -> float:
     out = warm["root"] / name
-    assert train.main(grpo_flags(str(warm["sft"]), warm["dataset"], out, GRPO_STEPS, SEED)) == 0
+    assert (
+        train.main(grpo_flags(str(warm["sft"]), warm["dataset"], out, GRPO_STEPS, SEED, prompts_per_step=2))
+        == 0
+    )
     after = sample_and_score(out, warm["problems"], warm["root"], name, SAMPLES, SEED, str(warm["dataset"]),
                              greedy=False)  # fmt: skip
     state = json.loads((out / "trainer_state.json").read_text())
@@ -81,11 +84,14 @@ def _grpo(warm: dict[str, Any], name: str) -> float:
     return after["sampled"]["summary"]["dimensions"]["correctness"]
 
 
+#: about 4 minutes for the file on 2 idle cores; the limit leaves room for a busy CI machine
+@pytest.mark.timeout(1800)
 def test_grpo_raises_sampled_correctness(warm: dict[str, Any]) -> None:
     after = _grpo(warm, "grpo")
     assert after >= warm["before"] + 0.1, (warm["before"], after)
 
 
+@pytest.mark.timeout(1800)
 def test_flipped_reward_does_not_raise_correctness(
     warm: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -31,6 +31,9 @@ from typing import Any
 from .data import load_problems
 
 DIMENSIONS = ("correctness", "efficiency", "comment", "maintainability")
+#: sampling settings shared by GRPO and the before/after figures
+TOP_P = 0.9
+MAX_NEW_TOKENS = 160
 
 
 def learner_problems(task_ids: tuple[str, ...] | None = None) -> list:
@@ -66,16 +69,27 @@ def sft_flags(
 
 
 def grpo_flags(
-    model: str, problems: Path, output: Path, steps: int, seed: int, extra: list[str] | None = None
+    model: str,
+    problems: Path,
+    output: Path,
+    steps: int,
+    seed: int,
+    extra: list[str] | None = None,
+    prompts_per_step: int = 4,
 ) -> list[str]:
-    """`grpo4codegen train` flags of the GRPO phase: 2 problems x 8 samples per step."""
+    """`grpo4codegen train` flags of the GRPO phase: `prompts_per_step` problems x 8 samples per step.
+
+    Sampling at temperature 1 with top_p 0.9 (as `generate` samples for the before/after figures) cuts
+    the long tail of one-token slips a small model makes, so groups differ by the answer they chose.
+    """
     return [
         "--model_name_or_path", model, "--meta_data", str(problems), "--output_dir", str(output),
         "--use_cpu", "true", "--bf16", "false", "--max_steps", str(steps),
-        "--per_device_train_batch_size", "16", "--num_generations", "8", "--max_completion_length", "160",
-        "--temperature", "1.0", "--learning_rate", "5e-4", "--lr_scheduler_type", "constant", "--beta", "0",
-        "--logging_steps", "1", "--save_strategy", "no", "--report_to", "tensorboard", "--seed", str(seed),
-        "--disable_tqdm", "true", "--gradient_checkpointing", "false", *(extra or []),
+        "--per_device_train_batch_size", str(8 * prompts_per_step), "--num_generations", "8",
+        "--max_completion_length", str(MAX_NEW_TOKENS), "--temperature", "1.0", "--top_p", str(TOP_P),
+        "--learning_rate", "5e-4", "--lr_scheduler_type", "constant_with_warmup", "--warmup_steps", "2",
+        "--beta", "0", "--logging_steps", "1", "--save_strategy", "no", "--report_to", "tensorboard",
+        "--seed", str(seed), "--disable_tqdm", "true", "--gradient_checkpointing", "false", *(extra or []),
     ]  # fmt: skip
 
 
@@ -101,9 +115,12 @@ def sample_and_score(
     config = reward_config or RewardConfig()
     backend = HFBackend(resolve_model_source(str(model_dir)), name, batch_size=16, device="cpu")
     result: dict[str, Any] = {}
-    runs = [("sampled", GenerationSettings(temperature=1.0, max_new_tokens=160, seed=seed), n)]
+    sampled = GenerationSettings(temperature=1.0, top_p=TOP_P, max_new_tokens=MAX_NEW_TOKENS, seed=seed)
+    runs = [("sampled", sampled, n)]
     if greedy:
-        runs.append(("greedy", GenerationSettings(temperature=0.0, max_new_tokens=160, seed=seed), 1))
+        runs.append(
+            ("greedy", GenerationSettings(temperature=0.0, max_new_tokens=MAX_NEW_TOKENS, seed=seed), 1)
+        )
     for kind, settings, count in runs:
         path = out_dir / f"{name}.{kind}.jsonl"
         path.unlink(missing_ok=True)
@@ -322,8 +339,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model", default="tiny-learner", help="model to warm-start (a preset name or a directory)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of SFT, GRPO and sampling")
-    p.add_argument("--sft-steps", type=int, default=80, help="SFT optimizer steps of the warm start")
-    p.add_argument("--grpo-steps", type=int, default=16, help="GRPO optimizer steps")
+    p.add_argument("--sft-steps", type=int, default=60, help="SFT optimizer steps of the warm start")
+    p.add_argument(
+        "--grpo-steps", type=int, default=10, help="GRPO optimizer steps (4 problems x 8 samples each)"
+    )
     p.add_argument("--samples", type=int, default=16, help="samples per problem before and after GRPO")
     p.add_argument(
         "--threads", type=int, default=1,
