@@ -79,13 +79,18 @@ def grpo_flags(
 ) -> list[str]:
     """`grpo4codegen train` flags of the GRPO phase: `prompts_per_step` problems x 8 samples per step.
 
-    Sampling at temperature 1 with top_p 0.9 (as `generate` samples for the before/after figures) cuts
-    the long tail of one-token slips a small model makes, so groups differ by the answer they chose.
+    Each micro-batch generates the 8 samples of ONE prompt (steps_per_generation 1, gradient
+    accumulation over the prompts): TRL's loss forward passes no position_ids, so a left-padded prompt
+    is scored at shifted positions, which a small model trained without padding does not tolerate
+    (measured: the padded problem's answers degrade while its training rewards look perfect).
+    Sampling at temperature 1 with top_p 0.9 (as `generate` samples for the before/after figures)
+    cuts the long tail of one-token slips, so groups differ by the answer they chose.
     """
     return [
         "--model_name_or_path", model, "--meta_data", str(problems), "--output_dir", str(output),
         "--use_cpu", "true", "--bf16", "false", "--max_steps", str(steps),
-        "--per_device_train_batch_size", str(8 * prompts_per_step), "--num_generations", "8",
+        "--per_device_train_batch_size", "8", "--num_generations", "8", "--steps_per_generation", "1",
+        "--gradient_accumulation_steps", str(prompts_per_step),
         "--max_completion_length", str(MAX_NEW_TOKENS), "--temperature", "1.0", "--top_p", str(TOP_P),
         "--learning_rate", "5e-4", "--lr_scheduler_type", "constant_with_warmup", "--warmup_steps", "2",
         "--beta", "0", "--logging_steps", "1", "--save_strategy", "no", "--report_to", "tensorboard",
@@ -133,9 +138,21 @@ def sample_and_score(
 
 
 def reward_curves(output_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """Each dimension's mean reward per GRPO step, from the trainer's log history."""
-    state = json.loads((output_dir / "trainer_state.json").read_text("utf-8"))
+    """Each dimension's mean reward per GRPO step, from the run's TensorBoard events (or trainer state)."""
     curves: dict[str, list[tuple[int, float]]] = {}
+    events = sorted(Path(output_dir).glob("runs/*/events.out.tfevents.*"))
+    if events:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        acc = EventAccumulator(str(events[-1].parent))
+        acc.Reload()
+        tags = set(acc.Tags().get("scalars", []))
+        for dim in DIMENSIONS:
+            tag = f"train/rewards/{dim}/mean"
+            if tag in tags:
+                curves[dim] = [(int(e.step), float(e.value)) for e in acc.Scalars(tag)]
+        return curves
+    state = json.loads((Path(output_dir) / "trainer_state.json").read_text("utf-8"))
     for entry in state.get("log_history", []):
         for dim in DIMENSIONS:
             value = entry.get(f"rewards/{dim}/mean")
