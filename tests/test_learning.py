@@ -74,7 +74,17 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def _grpo(warm: dict[str, Any], name: str) -> float:
     out = warm["root"] / name
     assert (
-        train.main(grpo_flags(str(warm["sft"]), warm["dataset"], out, GRPO_STEPS, SEED, prompts_per_step=2))
+        train.main(
+            grpo_flags(
+                str(warm["sft"]),
+                warm["dataset"],
+                out,
+                GRPO_STEPS,
+                SEED,
+                prompts_per_step=2,
+                one_prompt_per_generation=True,
+            )
+        )
         == 0
     )
     after = sample_and_score(out, warm["problems"], warm["root"], name, SAMPLES, SEED, str(warm["dataset"]),

@@ -76,21 +76,29 @@ def grpo_flags(
     seed: int,
     extra: list[str] | None = None,
     prompts_per_step: int = 4,
+    one_prompt_per_generation: bool = False,
 ) -> list[str]:
     """`grpo4codegen train` flags of the GRPO phase: `prompts_per_step` problems x 8 samples per step.
 
-    Each micro-batch generates the 8 samples of ONE prompt (steps_per_generation 1, gradient
-    accumulation over the prompts): TRL's loss forward passes no position_ids, so a left-padded prompt
-    is scored at shifted positions, which a small model trained without padding does not tolerate
-    (measured: the padded problem's answers degrade while its training rewards look perfect).
-    Sampling at temperature 1 with top_p 0.9 (as `generate` samples for the before/after figures)
-    cuts the long tail of one-token slips, so groups differ by the answer they chose.
+    Sampling at temperature 1 with top_p 0.9 (as `generate` samples for the before/after figures) cuts
+    the long tail of one-token slips a small model makes, so groups differ by the answer they chose.
+
+    `one_prompt_per_generation`: each micro-batch generates the 8 samples of ONE prompt
+    (steps_per_generation 1, gradient accumulation over the prompts). TRL's loss forward passes no
+    position_ids, so a left-padded prompt is scored at shifted positions, which a small model trained
+    without padding tolerates badly: with 2 problems per batch the padded problem's sampled answers
+    degraded while its training rewards looked perfect. The demo's measured figures use the batched
+    default (4 prompts per generation), which learned in every seed; the learning test uses this.
     """
+    batching = (
+        ["--per_device_train_batch_size", "8", "--steps_per_generation", "1",
+         "--gradient_accumulation_steps", str(prompts_per_step)]
+        if one_prompt_per_generation
+        else ["--per_device_train_batch_size", str(8 * prompts_per_step)]
+    )  # fmt: skip
     return [
         "--model_name_or_path", model, "--meta_data", str(problems), "--output_dir", str(output),
-        "--use_cpu", "true", "--bf16", "false", "--max_steps", str(steps),
-        "--per_device_train_batch_size", "8", "--num_generations", "8", "--steps_per_generation", "1",
-        "--gradient_accumulation_steps", str(prompts_per_step),
+        "--use_cpu", "true", "--bf16", "false", "--max_steps", str(steps), *batching, "--num_generations", "8",
         "--max_completion_length", str(MAX_NEW_TOKENS), "--temperature", "1.0", "--top_p", str(TOP_P),
         "--learning_rate", "5e-4", "--lr_scheduler_type", "constant_with_warmup", "--warmup_steps", "2",
         "--beta", "0", "--logging_steps", "1", "--save_strategy", "no", "--report_to", "tensorboard",
