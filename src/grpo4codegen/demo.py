@@ -84,11 +84,11 @@ def grpo_flags(
     the long tail of one-token slips a small model makes, so groups differ by the answer they chose.
 
     `one_prompt_per_generation`: each micro-batch generates the 8 samples of ONE prompt
-    (steps_per_generation 1, gradient accumulation over the prompts). TRL's loss forward passes no
-    position_ids, so a left-padded prompt is scored at shifted positions, which a small model trained
-    without padding tolerates badly: with 2 problems per batch the padded problem's sampled answers
-    degraded while its training rewards looked perfect. The demo's measured figures use the batched
-    default (4 prompts per generation), which learned in every seed; the learning test uses this.
+    (steps_per_generation 1, gradient accumulation over the prompts), so no prompt is left-padded.
+    TRL's loss forward passes no position_ids, so a left-padded prompt is scored at shifted positions,
+    which a small model trained without padding may tolerate badly. Not the default: the demo's
+    measured figures use the batched setting (4 prompts per generation), and with 2 problems both
+    settings were seen to collapse one problem's answers at lr 5e-4 (docs/experiments.md).
     """
     batching = (
         ["--per_device_train_batch_size", "8", "--steps_per_generation", "1",
