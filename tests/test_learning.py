@@ -33,6 +33,8 @@ TASKS = LEARNER_TASKS  # the demo's 4 problems: with 2, one problem's answers co
 SEED = 0
 SAMPLES = 12
 GRPO_STEPS = 8
+#: below the demo's 5e-4, which collapsed one run of this test at step 6 (docs/experiments.md)
+LEARNING_RATE = 3e-4
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -75,15 +77,7 @@ def _grpo(warm: dict[str, Any], name: str) -> float:
     out = warm["root"] / name
     assert (
         train.main(
-            grpo_flags(
-                str(warm["sft"]),
-                warm["dataset"],
-                out,
-                GRPO_STEPS,
-                SEED,
-                prompts_per_step=2,
-                one_prompt_per_generation=True,
-            )
+            grpo_flags(str(warm["sft"]), warm["dataset"], out, GRPO_STEPS, SEED, learning_rate=LEARNING_RATE)
         )
         == 0
     )

@@ -77,6 +77,7 @@ def grpo_flags(
     extra: list[str] | None = None,
     prompts_per_step: int = 4,
     one_prompt_per_generation: bool = False,
+    learning_rate: float = 5e-4,
 ) -> list[str]:
     """`grpo4codegen train` flags of the GRPO phase: `prompts_per_step` problems x 8 samples per step.
 
@@ -100,7 +101,7 @@ def grpo_flags(
         "--model_name_or_path", model, "--meta_data", str(problems), "--output_dir", str(output),
         "--use_cpu", "true", "--bf16", "false", "--max_steps", str(steps), *batching, "--num_generations", "8",
         "--max_completion_length", str(MAX_NEW_TOKENS), "--temperature", "1.0", "--top_p", str(TOP_P),
-        "--learning_rate", "5e-4", "--lr_scheduler_type", "constant_with_warmup", "--warmup_steps", "2",
+        "--learning_rate", str(learning_rate), "--lr_scheduler_type", "constant_with_warmup", "--warmup_steps", "2",
         "--beta", "0", "--logging_steps", "1", "--save_strategy", "no", "--report_to", "tensorboard",
         "--seed", str(seed), "--disable_tqdm", "true", "--gradient_checkpointing", "false", *(extra or []),
     ]  # fmt: skip
