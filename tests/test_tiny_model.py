@@ -111,9 +111,9 @@ def test_concurrent_builders_do_not_corrupt(tmp_path: Path, monkeypatch: pytest.
     barrier = threading.Barrier(3)
     real_build = tiny.build_tiny_model
 
-    def slow_build(out_dir: Path) -> None:
+    def slow_build(out_dir: Path, *args: object) -> None:
         barrier.wait(timeout=30)  # every builder is past the "already built?" check before any renames
-        real_build(out_dir)
+        real_build(out_dir, *args)
 
     monkeypatch.setattr(tiny, "build_tiny_model", slow_build)
     monkeypatch.setenv("GRPO4CODEGEN_CACHE", str(tmp_path))

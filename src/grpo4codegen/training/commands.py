@@ -1,4 +1,4 @@
-"""Registers `grpo4codegen train`; all heavy imports (torch, trl) happen only when it runs."""
+"""Registers `grpo4codegen train` and `sft`; all heavy imports (torch, trl) happen only when it runs."""
 
 from __future__ import annotations
 
@@ -30,6 +30,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_help=False,  # --help goes to TrlParser, which knows every flag
     )
     p.set_defaults(handler=_train, accepts_extra_args=True)
+    s = subparsers.add_parser(
+        "sft",
+        help="supervised fine-tuning on reference solutions or a completions file (TRL SFTTrainer)",
+        description="Supervised fine-tuning with TRL's SFTTrainer: GRPO's chat prompts, loss on the answer "
+        "only, LoRA optional (merged into the saved model), resume, TensorBoard.",
+        epilog="Every flag goes to TRL's TrlParser: --model_name_or_path, --meta_data/--dataset, --completions, "
+        "--task_ids, --lora_enable, --load_from_pretrained, plus every SFTConfig field (--output_dir, "
+        "--num_train_epochs, --learning_rate, ...). `grpo4codegen sft --help` lists them all.",
+        add_help=False,
+    )
+    s.set_defaults(handler=_sft, accepts_extra_args=True)
+
+
+def _sft(args: argparse.Namespace, extra: list[str]) -> int:
+    from .sft import main
+
+    return main(extra)
 
 
 def _train(args: argparse.Namespace, extra: list[str]) -> int:

@@ -1,6 +1,13 @@
-"""A tiny, randomly initialised Qwen2-style model + tokenizer, built offline, for CPU demos and tests.
+"""Small, randomly initialised Qwen2-style models + tokenizer, built offline, for CPU demos and tests.
 
-`--model_name_or_path tiny` resolves to a cache directory holding a real `save_pretrained` checkpoint, so
+Two presets share one tokenizer and one build recipe:
+
+* `tiny` (64 hidden, 2 layers): the smallest thing that runs the loop (smoke tests, checks);
+* `tiny-learner` (128 hidden, 4 layers, about 1M parameters): big enough to memorise a few short
+  solutions per problem in a minute of SFT, so that after a warm start (`grpo4codegen sft`) it samples
+  a mixture of them and GRPO has something to learn (`grpo4codegen demo`, tests/test_learning.py).
+
+`--model_name_or_path tiny` (or `tiny-learner`) resolves to a cache directory holding a real `save_pretrained` checkpoint, so
 training, generation and evaluation load it with `AutoModelForCausalLM`/`AutoTokenizer.from_pretrained`
 exactly as they load a hub model: no code path is special-cased for the tiny model except its build.
 
@@ -19,12 +26,15 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 #: the model name that selects the tiny model
 TINY_NAME = "tiny"
+#: the model name that selects the learner preset
+LEARNER_NAME = "tiny-learner"
 #: bump when the recipe changes, so stale caches are rebuilt rather than silently reused
 TINY_VERSION = 1
 _MARKER = "grpo4codegen_tiny.json"
@@ -55,6 +65,24 @@ NUM_KV_HEADS = 2
 MAX_POSITIONS = 8192
 SEED = 1234
 
+
+@dataclass(frozen=True)
+class Preset:
+    """Architecture of one local preset (the tokenizer is the same for all)."""
+
+    directory: str
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+
+
+PRESETS: dict[str, Preset] = {
+    TINY_NAME: Preset("tiny-qwen2", HIDDEN_SIZE, INTERMEDIATE_SIZE, NUM_LAYERS, NUM_HEADS, NUM_KV_HEADS),
+    LEARNER_NAME: Preset("tiny-learner-qwen2", 128, 384, 4, 4, 2),
+}
+
 #: pure-Python stdlib modules used as tokenizer training text (fixed list: same corpus on every machine
 #: with the same Python); missing ones are skipped
 _STDLIB_FILES = (
@@ -83,43 +111,44 @@ def cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "grpo4codegen"
 
 
-def tiny_model_dir() -> Path:
-    """Where the tiny model lives (built on first use)."""
-    return cache_root() / "tiny-qwen2"
+def tiny_model_dir(preset: str = TINY_NAME) -> Path:
+    """Where a preset lives (built on first use)."""
+    return cache_root() / PRESETS[preset].directory
 
 
 def resolve_model_path(name: str) -> str:
-    """The cache dir (built if needed) for `tiny`; any other name or path is returned unchanged."""
-    if name == TINY_NAME:
-        return str(ensure_tiny_model())
+    """The cache dir (built if needed) for a preset name (`tiny`, `tiny-learner`); other names unchanged."""
+    if name in PRESETS:
+        return str(ensure_tiny_model(preset=name))
     return name
 
 
-def is_built(path: Path) -> bool:
-    """True when `path` holds a complete tiny model of the current recipe version."""
+def is_built(path: Path, preset: str = TINY_NAME) -> bool:
+    """True when `path` holds a complete model of `preset` and the current recipe version."""
     marker = path / _MARKER
     try:
-        return json.loads(marker.read_text("utf-8")).get("version") == TINY_VERSION
+        info = json.loads(marker.read_text("utf-8"))
     except (OSError, ValueError):
         return False
+    return info.get("version") == TINY_VERSION and info.get("preset", TINY_NAME) == preset
 
 
-def ensure_tiny_model(path: Path | None = None) -> Path:
+def ensure_tiny_model(path: Path | None = None, preset: str = TINY_NAME) -> Path:
     """Build the tiny model into `path` unless it is already there; safe against concurrent builders.
 
     The build happens in a sibling temp dir that is renamed into place in one step, so a reader never
     sees a half-written model; a process that loses the race discards its own copy.
     """
-    target = Path(path) if path is not None else tiny_model_dir()
-    if is_built(target):
+    target = Path(path) if path is not None else tiny_model_dir(preset)
+    if is_built(target, preset):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        build_tiny_model(tmp)
+        build_tiny_model(tmp, preset)
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary shared directory
-        if target.exists() and not is_built(target):
+        if target.exists() and not is_built(target, preset):
             # stale recipe or an interrupted foreign build: move it aside first (rename is atomic)
             stale = Path(tempfile.mkdtemp(prefix=f".{target.name}.stale-", dir=target.parent))
             try:
@@ -130,27 +159,28 @@ def ensure_tiny_model(path: Path | None = None) -> Path:
         try:
             os.rename(tmp, target)
         except OSError:
-            if not is_built(target):  # lost the race to a complete build: fine; anything else is not
+            if not is_built(target, preset):  # lost the race to a complete build: fine; anything else is not
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    logger.info("built tiny model in %s (%.1fs)", target, time.monotonic() - started)
+    logger.info("built %s model in %s (%.1fs)", preset, target, time.monotonic() - started)
     return target
 
 
-def build_tiny_model(out_dir: Path) -> None:
+def build_tiny_model(out_dir: Path, preset: str = TINY_NAME) -> None:
     """Train the tokenizer, initialise the model with a fixed seed, and `save_pretrained` both."""
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
+    arch = PRESETS[preset]
     tokenizer = build_tokenizer()
     config = Qwen2Config(
         vocab_size=len(tokenizer),
-        hidden_size=HIDDEN_SIZE,
-        intermediate_size=INTERMEDIATE_SIZE,
-        num_hidden_layers=NUM_LAYERS,
-        num_attention_heads=NUM_HEADS,
-        num_key_value_heads=NUM_KV_HEADS,
+        hidden_size=arch.hidden_size,
+        intermediate_size=arch.intermediate_size,
+        num_hidden_layers=arch.num_layers,
+        num_attention_heads=arch.num_heads,
+        num_key_value_heads=arch.num_kv_heads,
         max_position_embeddings=MAX_POSITIONS,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.convert_tokens_to_ids(ENDOFTEXT),
@@ -171,7 +201,8 @@ def build_tiny_model(out_dir: Path) -> None:
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     (out_dir / _MARKER).write_text(
-        json.dumps({"version": TINY_VERSION, "vocab_size": len(tokenizer), "seed": SEED}), "utf-8"
+        json.dumps({"version": TINY_VERSION, "preset": preset, "vocab_size": len(tokenizer), "seed": SEED}),
+        "utf-8",
     )
 
 
