@@ -58,12 +58,22 @@ def test_every_mix_has_the_variants_the_reward_should_separate(scorer: RewardSco
     assert warmstart.variant_of(variants, PROBLEMS[0].task_id, "no code here") == "other"
 
 
-def test_slow_solutions_are_clearly_slower(scorer: RewardScorer) -> None:
+def test_slow_solutions_never_score_above_fast_ones(scorer: RewardScorer) -> None:
+    """Efficiency comes from the kernel's CPU time of the whole run (trusted figures only). The built-in
+    tests are light: the fast variants take 1-4 ms of CPU, the slow ones 4-60 ms, and a run of the same
+    code wobbles by 1-2 ms, so only the clearly heavier slow variants (5x and more) can score lower; none
+    may score higher. (With the earlier in-process step counts each slow variant scored >= 0.2 lower;
+    those figures can be forged, see the README's Rewards section.)"""
     variants = warmstart.build_mix("efficiency", PROBLEMS, scorer)
     scores = scorer.score([v.task_id for v in variants], [v.completion() for v in variants])
-    eff = {(v.task_id, v.label): s.dimensions["efficiency"] for v, s in zip(variants, scores, strict=True)}
+    by = {(v.task_id, v.label): s for v, s in zip(variants, scores, strict=True)}
     for task in warmstart.LEARNER_TASKS:
-        assert eff[(task, "fast")] > eff[(task, "slow")] + 0.2, task
+        fast, slow = by[(task, "fast")], by[(task, "slow")]
+        assert fast.dimensions["efficiency"] >= slow.dimensions["efficiency"], task
+        cpu_fast = fast.execution.result.cpu_time_kernel
+        cpu_slow = slow.execution.result.cpu_time_kernel
+        if cpu_slow > 5 * max(cpu_fast, 0.004):  # clearly heavier than the fast run and its noise
+            assert fast.dimensions["efficiency"] > slow.dimensions["efficiency"], task
 
 
 def test_completions_file_round_trips(tmp_path: Path, scorer: RewardScorer) -> None:
