@@ -324,7 +324,9 @@ def test_rebinding_every_clock_does_not_lower_the_kernel_cpu(executor, add_probl
     forged = executor.run(add_problem, solution(BUSY + "return a + b\n", REBIND_CLOCKS), FAST)
     assert honest.all_passed and forged.all_passed  # the answers are right: only the figures were attacked
     assert sum(t.cpu_time or 0.0 for t in forged.tests) < 0.01  # the claims were forged to nothing...
-    assert forged.cpu_time_kernel >= 0.7 * honest.cpu_time_kernel > 0.05  # ...the kernel's figure was not
+    # ...the kernel's figure was not (CPU time of the same work varies by tens of percent on a loaded
+    # machine, so the bound is half the honest run's: the forgery aimed at zero)
+    assert forged.cpu_time_kernel >= 0.5 * honest.cpu_time_kernel > 0.03
 
 
 def test_rebinding_tracemalloc_and_steps_does_not_lower_the_kernel_memory(executor, add_problem):
