@@ -523,6 +523,9 @@ def confine_child(
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)  # from root to another uid: every capability goes with it
+        # the kernel clears the parent-death signal when credentials change: arm it again, or a
+        # child waiting to be measured outlives a worker that was killed
+        _prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
         layers["unprivileged_user"] = "active"
     else:
         layers["unprivileged_user"] = (
