@@ -36,7 +36,7 @@ def read_completions(path: str) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise UserError(f"{path}: line {number} is not valid JSON ({e.msg})") from None
+            raise UserError(f"{path}: line {number} is not JSON ({e.msg})") from None
         if not isinstance(row, dict) or "task_id" not in row or "completion" not in row:
             raise UserError(f"{path}: line {number} needs `task_id` and `completion` fields")
         rows.append(row)

@@ -154,26 +154,16 @@ def fence(code: str) -> str:
 
 
 def read_completions(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a completions file; each needs `task_id` and a non-empty `completion`."""
+    """Rows of a completions file (the one reader `rewards` uses); each needs a non-empty `completion`."""
+    from ..rewards.commands import read_completions as read_rows
     from ..rewards.extract import completion_text
 
     rows: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}: line {number} is not JSON ({e.msg})") from None
-            if not isinstance(row, dict) or "task_id" not in row or "completion" not in row:
-                raise UserError(f"{path}: line {number} needs `task_id` and `completion` fields")
-            text = completion_text(row["completion"])
-            if not text or not text.strip():
-                raise UserError(f"{path}: line {number} has an empty completion")
-            rows.append({"task_id": str(row["task_id"]), "completion": text})
-    if not rows:
-        raise UserError(f"{path}: no completions")
+    for number, row in enumerate(read_rows(str(path)), start=1):
+        text = completion_text(row["completion"])
+        if not text or not text.strip():
+            raise UserError(f"{path}: row {number} has an empty completion")
+        rows.append({"task_id": str(row["task_id"]), "completion": text})
     return rows
 
 
