@@ -200,6 +200,8 @@ def _metrics(result: ExecutionResult | None) -> dict[str, float | int | None]:
 
     peaks = [t.tracemalloc_peak for t in result.tests if t.tracemalloc_peak is not None]
     return {
+        "cpu_time_kernel": result.cpu_time_kernel,
+        "peak_memory_kernel": result.peak_memory_kernel,
         "cpu_time": total("cpu_time"),
         "wall_time": total("time_consumed"),
         "peak_memory": max(peaks) if peaks else None,

@@ -144,6 +144,13 @@ class RewardConfig:
     memory_limit_mb: int = field(
         default=1024, metadata={"help": "Memory limit per completion in MiB.", "aliases": ["--memory-limit"]}
     )
+    trace_claims: bool = field(
+        default=False,
+        metadata={
+            "help": "Also give each completion a traced run (tracemalloc peak, step count per test): detail "
+            "for inspection (`claimed_*`), never scored, at the cost of a second run of the heaviest tests."
+        },
+    )
     reference_repeats: int = field(
         default=3, metadata={"help": "Timed runs of each reference solution; its figures are their median."}
     )

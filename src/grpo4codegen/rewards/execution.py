@@ -24,8 +24,8 @@ none, or no usable reference) efficiency is None: not measured, never the candid
 Code that fails a test gets efficiency 0 (and `aggregate.gate_quality` says the same for every
 quality dimension): skipping a heavy input cannot buy speed.
 
-Memory and steps need a second, traced run of a test (tracemalloc is slow); only up to `traced_tests`
-tests per problem get it: the heaviest tests that together fit in 15% of the reference's total cost,
+Memory and steps need a second, traced run of a test (tracemalloc is slow). Candidates get it only with
+`trace_claims` (detail, never scored); references always do, on up to `traced_tests` tests per problem: the heaviest tests that together fit in 15% of the reference's total cost,
 measured in its `steps` (`traced_tests_for`; deterministic, so repeated scorings compare the same
 tests, and cost-aware, so tracing stays cheap where time grows faster than input size).
 
@@ -164,6 +164,7 @@ class ExecutionRewards:
         traced_tests: int = 8,
         cache_size: int = 20_000,
         profiles_path: str | None = None,
+        trace_claims: bool = False,
     ) -> None:
         self.runner = runner
         self.base_limits = base_limits or Limits(time_s=1.0, total_time_s=20.0)
@@ -171,6 +172,7 @@ class ExecutionRewards:
         self.time_factor = time_factor
         self.traced_tests = traced_tests
         self.cache_size = cache_size
+        self.trace_claims = trace_claims
         self._cache: OrderedDict[tuple[str, str], ExecutionResult] = OrderedDict()
         self._profiles: dict[str, ReferenceProfile] = {}
         #: task_id -> (failed attempts, monotonic time before which no retry is made)
@@ -324,7 +326,7 @@ class ExecutionRewards:
                     self._cache.move_to_end(key)
                     held[key] = cached
                 else:
-                    todo[key] = Submission(problem, key[1], profile.limits)
+                    todo[key] = Submission(problem, key[1], self.candidate_limits(profile.limits))
         if todo:
             results = self.runner.run_many(list(todo.values()))
             with self._lock:
@@ -339,6 +341,13 @@ class ExecutionRewards:
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return [None if key is None else held[key] for key in keys]
+
+    def candidate_limits(self, limits: Limits) -> Limits:
+        """A candidate's limits: without `trace_claims`, no traced run (its figures are claims, never
+        scored, and the extra run costs as much as the timed one or more)."""
+        if self.trace_claims:
+            return limits
+        return replace(limits, metrics=("time", "instructions"), traced_tests=None)
 
     def score(self, problems: Sequence[Problem], codes: Sequence[str | None]) -> list[ExecutionScore]:
         results = self.execute(problems, codes)

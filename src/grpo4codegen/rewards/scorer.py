@@ -92,6 +92,7 @@ class RewardScorer:
             reference_repeats=config.reference_repeats,
             cache_size=config.execution_cache_size,
             profiles_path=config.profiles_path,
+            trace_claims=config.trace_claims,
         )
         self.judge = (
             CommentJudge(config.judge) if config.judge and "comment" in config.reward_dimensions else None
