@@ -76,6 +76,29 @@ def test_slow_solutions_never_score_above_fast_ones(scorer: RewardScorer) -> Non
             assert fast.dimensions["efficiency"] > slow.dimensions["efficiency"], task
 
 
+def test_heavy_tests_make_every_slow_variant_score_lower(tmp_path: Path) -> None:
+    """The efficiency experiments' problems (`with_heavy_tests`): the appended tests parse like any
+    dataset's, the reference passes them (expected values are its own), and on them every slow variant
+    costs enough CPU (tenths of a second against milliseconds) to score clearly lower, while both pass."""
+    from grpo4codegen.demo import write_problem_subset
+
+    path = write_problem_subset(warmstart.LEARNER_TASKS, tmp_path / "heavy.jsonl", heavy_tests=2)
+    problems = load_problems(str(path))
+    light = {p.task_id: len(p.tests) for p in PROBLEMS}
+    assert all(len(p.tests) == light[p.task_id] + 2 for p in problems)
+    heavy_scorer = RewardScorer(problems, RewardConfig(["correctness", "efficiency"]))
+    try:
+        variants = warmstart.build_mix("efficiency", problems)
+        scores = heavy_scorer.score([v.task_id for v in variants], [v.completion() for v in variants])
+    finally:
+        heavy_scorer.close()
+    by = {(v.task_id, v.label): s for v, s in zip(variants, scores, strict=True)}
+    for task in warmstart.LEARNER_TASKS:
+        fast, slow = by[(task, "fast")], by[(task, "slow")]
+        assert fast.dimensions["correctness_strict"] == slow.dimensions["correctness_strict"] == 1.0, task
+        assert fast.dimensions["efficiency"] >= slow.dimensions["efficiency"] + 0.2, task
+
+
 def test_completions_file_round_trips(tmp_path: Path, scorer: RewardScorer) -> None:
     pytest.importorskip("trl")
     from grpo4codegen.training import sft

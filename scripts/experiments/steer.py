@@ -35,6 +35,7 @@ from grpo4codegen.training.warmstart import LEARNER_TASKS, build_mix, variant_of
 
 EXPERIMENTS = {
     # name: (mix, preferred variant, GRPO runs {label: extra train flags})
+    # (the efficiency mixes run on the learner problems with heavy tests added: HEAVY_EXPERIMENTS)
     "efficiency": (
         "efficiency",
         "fast",
@@ -50,6 +51,10 @@ EXPERIMENTS = {
     "correctness-first": ("correctness-first", "correct-plain", {"default": []}),
     "weight-net": ("efficiency", "fast", {"fixed": [], "weight-net": ["--use_weight_net"]}),
 }  # fmt: skip
+#: experiments whose problems get `HEAVY_TESTS` heavy tests each (`warmstart.with_heavy_tests`): on the
+#: built-in tests alone the slow variants cost too little CPU for the trusted efficiency figure to tell
+HEAVY_EXPERIMENTS = ("efficiency", "weight-net")
+HEAVY_TESTS = 2
 
 
 def git_commit() -> str:
@@ -129,14 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work) / f"{args.experiment}-seed{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
     problems = learner_problems()
-    dataset = write_problem_subset(LEARNER_TASKS, work / "problems.jsonl")
+    heavy = HEAVY_TESTS if args.experiment in HEAVY_EXPERIMENTS else 0
+    dataset = write_problem_subset(LEARNER_TASKS, work / "problems.jsonl", heavy_tests=heavy)
     variants = build_mix(mix, problems, RewardScorer(problems, RewardConfig(("correctness",))))
     completions = write_completions(variants, work / "mix.jsonl")
     # one warm start per (mix, seed, steps), shared by the experiments that use the same mix
     sft_dir = Path(args.work) / f"sft-{mix}-seed{args.seed}-steps{args.sft_steps}"
     if not (sft_dir / "model.safetensors").is_file():
         sft.main(sft_flags("tiny-learner", completions, dataset, sft_dir, args.sft_steps, args.seed))
-    cached = sft_dir / f"step0-samples{args.samples}.json"  # the warm start sampled once per mix
+    cached = sft_dir / f"step0-samples{args.samples}-heavy{heavy}.json"  # the warm start, sampled once
     if cached.is_file():
         start = json.loads(cached.read_text())
     else:
@@ -145,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "experiment": args.experiment, "mix": mix, "preferred": preferred, "seed": args.seed,
         "commit": git_commit(), "samples_per_problem": args.samples, "problems": list(LEARNER_TASKS),
-        "sft_steps": args.sft_steps, "grpo_steps": args.grpo_steps, "runs": {},
+        "sft_steps": args.sft_steps, "grpo_steps": args.grpo_steps, "heavy_tests_per_problem": heavy,
+        "runs": {},
     }  # fmt: skip
     for label, extra in runs.items():
         out = work / f"grpo-{label}"

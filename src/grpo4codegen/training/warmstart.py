@@ -67,6 +67,52 @@ SLOW_SOLUTIONS: dict[str, str] = {
     ),
 }
 
+#: heavy inputs for the efficiency experiments (`with_heavy_tests`): the built-in tests are light (a whole
+#: test set takes 1-60 ms of CPU even for the quadratic variants, inside the efficiency reward's noise
+#: allowance), so a fast/slow mix needs inputs where the slow variant costs tenths of a second
+HEAVY_SIZES: dict[str, int] = {
+    "count-smaller-per-query": 2_500,
+    "pair-sum-count": 2_000,
+    "total-hamming-distance": 1_200,
+    "max-average-window": 12_000,
+}
+
+
+def heavy_arguments(task_id: str, seed: int = 0) -> dict[str, Any]:
+    """Keyword arguments of one heavy test of `task_id` (seeded, so every run builds the same test)."""
+    import random
+
+    rng = random.Random(f"{task_id}-{seed}")
+    n = HEAVY_SIZES[task_id]
+    if task_id == "count-smaller-per-query":
+        return {"nums": [rng.randint(-10**6, 10**6) for _ in range(n)],
+                "queries": [rng.randint(-10**6, 10**6) for _ in range(n // 2)]}  # fmt: skip
+    if task_id == "pair-sum-count":
+        return {"nums": [rng.randint(-50, 50) for _ in range(n)], "target": 7}
+    if task_id == "total-hamming-distance":
+        return {"nums": [rng.randint(0, 10**9) for _ in range(n)]}
+    if task_id == "max-average-window":
+        return {"nums": [rng.randint(-10**4, 10**4) for _ in range(n)], "k": n // 3}
+    raise UserError(f"no heavy test for {task_id}; choose from {', '.join(HEAVY_SIZES)}")
+
+
+def with_heavy_tests(row: dict[str, Any], count: int = 2) -> dict[str, Any]:
+    """A dataset row of a learner problem with `count` heavy tests appended to its `test` field.
+
+    The expected values come from running the row's own reference solution here (our code, trusted,
+    in this process); the tests are parsed like any dataset's (`data.testparse`)."""
+    namespace: dict[str, Any] = {}
+    exec(row.get("prompt", "") + "\n" + row["completion"], namespace)  # noqa: S102 - our reference
+    call = eval(row["entry_point"], namespace)  # noqa: S307 - e.g. Solution().countPairs
+    lines = row["test"].rstrip("\n").splitlines()
+    for i in range(count):
+        kwargs = heavy_arguments(row["task_id"], seed=i)
+        expected = call(**kwargs)
+        args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        lines.append(f"    assert candidate({args}) == {expected!r}")
+    return {**row, "test": "\n".join(lines) + "\n"}
+
+
 #: operator swaps tried by `mutants`, each a one-token change
 _SWAPS: dict[str, tuple[str, ...]] = {
     "<": ("<=",),
