@@ -47,9 +47,9 @@ def learner_problems(task_ids: tuple[str, ...] | None = None) -> list:
 def write_problem_subset(task_ids: tuple[str, ...], path: Path, heavy_tests: int = 0) -> Path:
     """The built-in rows of `task_ids` as a dataset file (`--meta_data` for train); `heavy_tests`:
     heavy tests appended to each (`warmstart.with_heavy_tests`, for the efficiency experiments)."""
-    from .training.warmstart import with_heavy_tests
-
     from importlib import resources
+
+    from .training.warmstart import with_heavy_tests
 
     text = resources.files("grpo4codegen.data.builtin").joinpath("problems.jsonl").read_text("utf-8")
     rows = [line for line in text.splitlines() if line.strip() and json.loads(line)["task_id"] in task_ids]

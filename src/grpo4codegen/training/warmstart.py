@@ -92,7 +92,7 @@ def heavy_arguments(task_id: str, seed: int = 0) -> dict[str, Any]:
     if task_id == "total-hamming-distance":
         return {"nums": [rng.randint(0, 10**9) for _ in range(n)]}
     if task_id == "max-average-window":
-        return {"nums": [rng.randint(-10**4, 10**4) for _ in range(n)], "k": n // 3}
+        return {"nums": [rng.randint(-(10**4), 10**4) for _ in range(n)], "k": n // 3}
     raise UserError(f"no heavy test for {task_id}; choose from {', '.join(HEAVY_SIZES)}")
 
 
