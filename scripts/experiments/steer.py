@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from grpo4codegen.data import load_problems
 from grpo4codegen.demo import grpo_flags, learner_problems, sample_and_score, sft_flags, write_problem_subset
 from grpo4codegen.rewards.scorer import RewardConfig, RewardScorer
 from grpo4codegen.training import sft, train
@@ -72,7 +73,8 @@ def measure(
     """Sample and score one model; variant shares and every dimension's mean."""
     result = sample_and_score(
         model_dir, problems, work, name, args.samples, args.seed, str(work / "problems.jsonl"),
-        reward_config=RewardConfig(), greedy=False,
+        reward_config=RewardConfig(time_limit_s=args.time_limit_s), greedy=False,
+        max_new_tokens=args.max_completion_length,
     )  # fmt: skip
     sampled = result["sampled"]
     rows = [json.loads(line) for line in Path(sampled["path"]).read_text().splitlines()]
@@ -123,6 +125,19 @@ def main(argv: list[str] | None = None) -> int:
         "--eval-every", type=int, default=5, help="checkpoint (and sample) every N GRPO steps"
     )
     parser.add_argument("--samples", type=int, default=12, help="samples per problem at each checkpoint")
+    parser.add_argument("--learning-rate", type=float, default=2e-4, help="GRPO learning rate")
+    parser.add_argument(
+        "--beta", type=float, default=0.1, help="GRPO KL coefficient to the warm start (TRL's beta)"
+    )
+    parser.add_argument(
+        "--max-completion-length", type=int, default=224,
+        help="tokens per sample (GRPO and evaluation); the longest mix answer is 160",
+    )  # fmt: skip
+    parser.add_argument(
+        "--time-limit-s", type=float, default=4.0,
+        help="seconds per test (GRPO and evaluation): the slow variants' heavy tests take tenths of a "
+        "second idle, and a time-out would turn the efficiency experiment into a correctness one",
+    )  # fmt: skip
     parser.add_argument("--work", default="outputs/experiments", help="runs and samples")
     parser.add_argument("--out", default="docs/experiments", help="where the JSON and the PNG go")
     args = parser.parse_args(argv)
@@ -133,16 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     mix, preferred, runs = EXPERIMENTS[args.experiment]
     work = Path(args.work) / f"{args.experiment}-seed{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
-    problems = learner_problems()
+    problems = learner_problems()  # the mix is built from the built-in rows
     heavy = HEAVY_TESTS if args.experiment in HEAVY_EXPERIMENTS else 0
     dataset = write_problem_subset(LEARNER_TASKS, work / "problems.jsonl", heavy_tests=heavy)
     variants = build_mix(mix, problems, RewardScorer(problems, RewardConfig(("correctness",))))
     completions = write_completions(variants, work / "mix.jsonl")
+    problems = load_problems(str(dataset))  # sampled and scored on the experiment's tests (heavy ones too)
     # one warm start per (mix, seed, steps), shared by the experiments that use the same mix
     sft_dir = Path(args.work) / f"sft-{mix}-seed{args.seed}-steps{args.sft_steps}"
     if not (sft_dir / "model.safetensors").is_file():
         sft.main(sft_flags("tiny-learner", completions, dataset, sft_dir, args.sft_steps, args.seed))
-    cached = sft_dir / f"step0-samples{args.samples}-heavy{heavy}.json"  # the warm start, sampled once
+    # the warm start, sampled once per evaluation setting
+    cached = sft_dir / f"step0-samples{args.samples}-heavy{heavy}-len{args.max_completion_length}.json"
     if cached.is_file():
         start = json.loads(cached.read_text())
     else:
@@ -152,11 +169,17 @@ def main(argv: list[str] | None = None) -> int:
         "experiment": args.experiment, "mix": mix, "preferred": preferred, "seed": args.seed,
         "commit": git_commit(), "samples_per_problem": args.samples, "problems": list(LEARNER_TASKS),
         "sft_steps": args.sft_steps, "grpo_steps": args.grpo_steps, "heavy_tests_per_problem": heavy,
+        "learning_rate": args.learning_rate, "beta": args.beta, "time_limit_s": args.time_limit_s,
+        "max_completion_length": args.max_completion_length,
         "runs": {},
     }  # fmt: skip
     for label, extra in runs.items():
         out = work / f"grpo-{label}"
-        flags = grpo_flags(str(sft_dir), dataset, out, args.grpo_steps, args.seed, extra)
+        extra = [*extra, "--beta", str(args.beta), "--max_completion_length", str(args.max_completion_length),
+                 "--time_limit_s", str(args.time_limit_s)]  # fmt: skip
+        flags = grpo_flags(
+            str(sft_dir), dataset, out, args.grpo_steps, args.seed, extra, learning_rate=args.learning_rate
+        )
         flags = [*flags[: flags.index("--save_strategy")], *flags[flags.index("--save_strategy") + 2 :]]
         flags += ["--save_strategy", "steps", "--save_steps", str(args.eval_every)]
         train.main(flags)

@@ -122,6 +122,7 @@ def sample_and_score(
     dataset: str,
     reward_config: Any = None,
     greedy: bool = True,
+    max_new_tokens: int = MAX_NEW_TOKENS,
 ) -> dict[str, Any]:
     """What a user does: `generate` (hf) sampled at temperature 1 (and greedy), then `score` the files."""
     from .evaluation.backends import resolve_model_source
@@ -134,11 +135,11 @@ def sample_and_score(
     config = reward_config or RewardConfig()
     backend = HFBackend(resolve_model_source(str(model_dir)), name, batch_size=16, device="cpu")
     result: dict[str, Any] = {}
-    sampled = GenerationSettings(temperature=1.0, top_p=TOP_P, max_new_tokens=MAX_NEW_TOKENS, seed=seed)
+    sampled = GenerationSettings(temperature=1.0, top_p=TOP_P, max_new_tokens=max_new_tokens, seed=seed)
     runs = [("sampled", sampled, n)]
     if greedy:
         runs.append(
-            ("greedy", GenerationSettings(temperature=0.0, max_new_tokens=MAX_NEW_TOKENS, seed=seed), 1)
+            ("greedy", GenerationSettings(temperature=0.0, max_new_tokens=max_new_tokens, seed=seed), 1)
         )
     for kind, settings, count in runs:
         path = out_dir / f"{name}.{kind}.jsonl"
