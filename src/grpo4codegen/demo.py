@@ -83,6 +83,7 @@ def grpo_flags(
     prompts_per_step: int = 4,
     one_prompt_per_generation: bool = False,
     learning_rate: float = 5e-4,
+    beta: float = 0.0,
 ) -> list[str]:
     """`grpo4codegen train` flags of the GRPO phase: `prompts_per_step` problems x 8 samples per step.
 
@@ -107,7 +108,7 @@ def grpo_flags(
         "--use_cpu", "true", "--bf16", "false", "--max_steps", str(steps), *batching, "--num_generations", "8",
         "--max_completion_length", str(MAX_NEW_TOKENS), "--temperature", "1.0", "--top_p", str(TOP_P),
         "--learning_rate", str(learning_rate), "--lr_scheduler_type", "constant_with_warmup", "--warmup_steps", "2",
-        "--beta", "0", "--logging_steps", "1", "--save_strategy", "no", "--report_to", "tensorboard",
+        "--beta", str(beta), "--logging_steps", "1", "--save_strategy", "no", "--report_to", "tensorboard",
         "--seed", str(seed), "--disable_tqdm", "true", "--gradient_checkpointing", "false", *(extra or []),
     ]  # fmt: skip
 
@@ -252,7 +253,12 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     console.rule("5. GRPO (grpo4codegen train)")
     grpo_dir = out / "grpo"
     t0 = time.perf_counter()
-    train.main(grpo_flags(str(sft_dir), dataset, grpo_dir, args.grpo_steps, args.seed))
+    train.main(
+        grpo_flags(
+            str(sft_dir), dataset, grpo_dir, args.grpo_steps, args.seed,
+            learning_rate=args.learning_rate, beta=args.beta,
+        )
+    )  # fmt: skip
     grpo_seconds = time.perf_counter() - t0
 
     console.rule("6. after GRPO: generate + score")
@@ -297,6 +303,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         "samples_per_problem": args.samples,
         "sft_steps": args.sft_steps,
         "grpo_steps": args.grpo_steps,
+        "learning_rate": args.learning_rate,
+        "beta": args.beta,
         "sft_seconds": round(sft_seconds, 1),
         "grpo_seconds": round(grpo_seconds, 1),
         "seconds": round(seconds, 1),
@@ -376,6 +384,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--grpo-steps", type=int, default=10, help="GRPO optimizer steps (4 problems x 8 samples each)"
     )
     p.add_argument("--samples", type=int, default=16, help="samples per problem before and after GRPO")
+    p.add_argument("--learning-rate", type=float, default=5e-4, help="GRPO learning rate")
+    p.add_argument(
+        "--beta", type=float, default=0.0, help="GRPO KL coefficient to the warm start (TRL's beta)"
+    )
     p.add_argument(
         "--threads", type=int, default=1,
         help="torch CPU threads (1 leaves a core to the sandbox; 0 keeps torch's default)",
