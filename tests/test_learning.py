@@ -77,7 +77,15 @@ def _grpo(warm: dict[str, Any], name: str) -> float:
     out = warm["root"] / name
     assert (
         train.main(
-            grpo_flags(str(warm["sft"]), warm["dataset"], out, GRPO_STEPS, SEED, learning_rate=LEARNING_RATE)
+            grpo_flags(
+                str(warm["sft"]),
+                warm["dataset"],
+                out,
+                GRPO_STEPS,
+                SEED,
+                learning_rate=LEARNING_RATE,
+                beta=0.0,
+            )
         )
         == 0
     )

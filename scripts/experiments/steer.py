@@ -29,7 +29,15 @@ from collections import Counter
 from pathlib import Path
 
 from grpo4codegen.data import load_problems
-from grpo4codegen.demo import grpo_flags, learner_problems, sample_and_score, sft_flags, write_problem_subset
+from grpo4codegen.demo import (
+    GRPO_BETA,
+    GRPO_LEARNING_RATE,
+    grpo_flags,
+    learner_problems,
+    sample_and_score,
+    sft_flags,
+    write_problem_subset,
+)
 from grpo4codegen.rewards.scorer import RewardConfig, RewardScorer
 from grpo4codegen.training import sft, train
 from grpo4codegen.training.warmstart import LEARNER_TASKS, build_mix, variant_of, write_completions
@@ -125,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         "--eval-every", type=int, default=5, help="checkpoint (and sample) every N GRPO steps"
     )
     parser.add_argument("--samples", type=int, default=12, help="samples per problem at each checkpoint")
-    parser.add_argument("--learning-rate", type=float, default=2e-4, help="GRPO learning rate")
+    parser.add_argument("--learning-rate", type=float, default=GRPO_LEARNING_RATE, help="GRPO learning rate")
     parser.add_argument(
-        "--beta", type=float, default=0.1, help="GRPO KL coefficient to the warm start (TRL's beta)"
+        "--beta", type=float, default=GRPO_BETA, help="GRPO KL coefficient to the warm start (TRL's beta)"
     )
     parser.add_argument(
         "--max-completion-length", type=int, default=224,
