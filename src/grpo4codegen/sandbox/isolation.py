@@ -274,14 +274,16 @@ def _system_library_dir() -> str | None:
 
 
 _statm_fd: int | None = None
+_statm_pid = 0  # the process `_statm_fd` belongs to
 _in_minimal_root = False  # set once the worker lives in the minimal root
 
 
 def enter_minimal_root(config: IsolationConfig, mount_namespace: bool, pid_namespace: bool) -> dict[str, str]:
     """Pivot the worker into a tmpfs root holding only the allowlist. Returns layer -> status.
     /proc is there only with a PID namespace of the worker's own (the host's would show everything)."""
-    global _statm_fd, _in_minimal_root
+    global _statm_fd, _statm_pid, _in_minimal_root
     _statm_fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)  # kept: the new /proc may fail
+    _statm_pid = os.getpid()
     if not config.filesystem:
         return {"minimal_root": "disabled"}
     if not mount_namespace:
@@ -403,6 +405,13 @@ def reset_scratch(config: IsolationConfig) -> None:
         raise OSError(e.errno, f"resetting {_scratch}: {e.strerror}") from None
 
 
+def die_with_parent(parent: int) -> bool:
+    """SIGKILL the calling process when its parent `parent` dies. False when it died already, before
+    the request was made (the caller then must not go on: nobody would supervise or kill it)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return os.getppid() == parent
+
+
 def seal_worker() -> None:
     """The worker becomes non-dumpable: its /proc entries (memory, environment, descriptors) are
     closed to its children, which hold no capability over it."""
@@ -424,7 +433,17 @@ def scrub_environment() -> None:
 
 
 def address_space_now() -> int:
-    """The calling process's address space in bytes; a child's memory limit is added on top of it."""
+    """The calling process's address space in bytes; a child's memory limit is added on top of it.
+
+    In a process forked from the worker (a job runner), `/proc/self/statm` is opened again: the
+    worker's descriptor names the worker. Where the minimal root has no `/proc` (no PID namespace),
+    the worker's figure stands in, below the runner's by about the size of its job."""
+    global _statm_fd, _statm_pid
+    if _statm_fd is not None and _statm_pid != os.getpid():
+        try:
+            _statm_fd, _statm_pid = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC), os.getpid()
+        except OSError:
+            pass
     if _statm_fd is not None:
         return int(os.pread(_statm_fd, 256, 0).split()[0]) * resource.getpagesize()
     with open("/proc/self/statm") as f:
@@ -484,17 +503,20 @@ def confine_child(
     address_space_bytes: int,
     cpu_seconds: int,
     seccomp_filter: seccomp.PreparedFilter | None = None,
+    parent: int | None = None,
 ) -> dict[str, str]:
     """Confine the calling (freshly forked) child. Returns layer -> status for the doctor.
 
     The worker prepares what it can before forking (a scrubbed environment, the address-space limit,
     the compiled seccomp filter), so that a child's own setup stays cheap. `seccomp_filter` None
-    means seccomp is unavailable or disabled.
+    means seccomp is unavailable or disabled. `parent`: the pid of the process that forked it (the
+    job runner), which it dies with; if that one is gone already, the child exits at once.
     """
     layers: dict[str, str] = {}
     os.setsid()
     layers["process_group"] = "active"
-    _prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the worker
+    if not die_with_parent(os.getppid() if parent is None else parent):
+        os._exit(1)
     root = _really_root()
     uid = config.child_uid
     try:
@@ -525,7 +547,8 @@ def confine_child(
         os.setuid(uid)  # from root to another uid: every capability goes with it
         # the kernel clears the parent-death signal when credentials change: arm it again, or a
         # child waiting to be measured outlives a worker that was killed
-        _prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        if not die_with_parent(os.getppid() if parent is None else parent):
+            os._exit(1)
         layers["unprivileged_user"] = "active"
     else:
         layers["unprivileged_user"] = (

@@ -15,6 +15,9 @@ child -> worker, shared memory: the progress page `test(i32) phase(i32) started(
   (which only tells a torn read from a finished write). A record lost in the child's buffer when it
   dies is re-run, never guessed.
 value payload: `time(f64) cpu_time(f64) instructions(i64, -1 when not counted)` then the JSON text.
+preamble: a job carries the problem's preamble compiled by the executor (`preamble_code`: marshal,
+  base64, tagged with the interpreter's version), so that no job runner compiles it again; the
+  source text rides along as the fallback.
 
 Everything the child writes is untrusted: the worker and the executor check sizes, kinds, order and
 numbers, and a forged record can only hurt the candidate that forged it (it never knows the expected
@@ -25,10 +28,13 @@ from __future__ import annotations
 
 import binascii
 import json
+import marshal
 import mmap
 import os
 import struct
+import sys
 import time
+from types import CodeType
 from typing import Any
 
 FRAME = struct.Struct(">II")
@@ -177,3 +183,27 @@ def parse_value_payload(payload: bytes) -> tuple[float, float, int | None, bytes
 def value_checksum(value_json: bytes) -> int:
     """Compares a traced run's value with the timed run's without sending it twice."""
     return binascii.crc32(value_json)
+
+
+def compiled_preamble(text: str) -> list[Any] | None:
+    """A preamble compiled once by the executor, for the job: [interpreter version, marshal in
+    base64]; None when there is none or it does not compile (the worker then reports the error)."""
+    if not text:
+        return None
+    try:
+        code = compile(text, "<preamble>", "exec")
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        return None
+    return [sys.hexversion, binascii.b2a_base64(marshal.dumps(code), newline=False).decode()]
+
+
+def load_preamble(field: Any) -> CodeType | None:
+    """The code object of `compiled_preamble`'s output; None when it is absent, malformed or from
+    another interpreter version (the worker then compiles the source text)."""
+    if not (isinstance(field, list) and len(field) == 2 and field[0] == sys.hexversion):
+        return None
+    try:
+        code = marshal.loads(binascii.a2b_base64(field[1]))
+    except (TypeError, ValueError, EOFError, binascii.Error):
+        return None
+    return code if isinstance(code, CodeType) else None

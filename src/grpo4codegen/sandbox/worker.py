@@ -24,6 +24,7 @@ from .isolation import (
     address_space_now,
     child_layers,
     confine_child,
+    die_with_parent,
     enter_minimal_root,
     enter_worker_namespaces,
     reset_scratch,
@@ -89,7 +90,6 @@ class _ChildState:
 class Worker:
     def __init__(self, config: IsolationConfig) -> None:
         self.config = config
-        self.preambles: dict[str, CodeType] = {}
         self.serial = 0
         self.layers: dict[str, str] = {}
         self.child_layers: dict[str, str] = {}
@@ -133,12 +133,14 @@ class Worker:
         gc.collect()
         gc.freeze()  # children then never walk the worker's objects, sparing copy-on-write pages
 
-    def preamble(self, text: str) -> CodeType | None:
+    @staticmethod
+    def preamble(job: dict[str, Any]) -> CodeType | None:
+        """The problem's preamble, as the executor compiled it (each job runs in a fresh job runner,
+        where nothing compiled for an earlier job is left); compiled here only as the fallback."""
+        text = job.get("preamble", "")
         if not text:
             return None
-        if text not in self.preambles:
-            self.preambles[text] = compile(text, "<preamble>", "exec")
-        return self.preambles[text]
+        return protocol.load_preamble(job.get("preamble_code")) or compile(text, "<preamble>", "exec")
 
     def run_job(self, job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         """Run every test of a job; returns the reply header and its tail (the value payloads).
@@ -149,7 +151,7 @@ class Worker:
         ended, so that neither tracing nor anything the traced child does reaches the timed figures."""
         n = len(job["tests"])
         results: list[Any] = [None] * n  # per test: a dict, or (metrics dict, value payload)
-        preamble = self.preamble(job.get("preamble", "")) if job["mode"] == "call" else None
+        preamble = self.preamble(job) if job["mode"] == "call" else None
         self._deadline = time.monotonic() + job["total_time_s"]
         self._rerun_granted = False
         self._cpu, self._memory, self._instructions, self._wall = 0.0, 0, 0, 0.0
@@ -206,13 +208,16 @@ class Worker:
         self.page[:] = _BLANK_PAGE  # nothing one child wrote there reaches the next
         protocol.write_progress(self.page, -1, protocol.PHASE_SETUP, forked_at)
         r, w = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child
             try:
                 os.close(r)
                 out = protocol.RecordWriter(w, self.page)
                 try:
-                    layers = confine_child(self.config, workdir, w, memory_limit, cpu, self.seccomp_filter)
+                    layers = confine_child(
+                        self.config, workdir, w, memory_limit, cpu, self.seccomp_filter, parent
+                    )
                 except BaseException as e:  # the sandbox could not be set up: not the candidate's fault
                     out.send_json(protocol.INFRA, 0, {"e": harness.error_text(e)}, flush=True)
                     raise
@@ -637,7 +642,57 @@ def _death(status: int) -> tuple[str, str]:
     return "RUNTIME_ERROR", f"process exited with status {os.WEXITSTATUS(status)} before returning a result"
 
 
+#: a job runner's exit status when the executor closed the pipe: the worker ends too
+_RUNNER_END = 3
+
+
+def serve_one_job(worker: Worker, in_fd: int, out_fd: int) -> bool:
+    """What a job runner does: read frames until one is a job (answering pings), run it, reply, clean
+    up. False at the end of the stream. Everything of the job lives and dies in the calling process."""
+    while True:
+        frame = protocol.read_frame(in_fd)
+        if frame is None:
+            return False
+        job = frame[0]
+        if job.get("ping"):
+            protocol.write_frame(out_fd, {"pong": True})
+            continue
+        try:
+            reply, tail = worker.run_job(job)
+        except SandboxSetupError as e:
+            reply, tail = {"id": job.get("id"), "infra_error": f"sandbox setup failed: {e}"}, b""
+        protocol.write_frame(out_fd, reply, tail)
+        worker.cleanup()
+        return True
+
+
+def _runner(worker: Worker, in_fd: int, out_fd: int, parent: int) -> int:
+    """The body of a job runner, forked from the pristine worker; its exit status."""
+    if not die_with_parent(parent):  # the worker was killed before we could ask to follow it
+        return 1
+    try:
+        return 0 if serve_one_job(worker, in_fd, out_fd) else _RUNNER_END
+    except BaseException:
+        sys.excepthook(*sys.exc_info())  # (no import of traceback: it is not in the warm worker)
+        return 1
+
+
+def _wait_for(pid: int) -> int:
+    """Reap `pid` (and, as pid 1 of a PID namespace, any orphan handed to us meanwhile); its exit code."""
+    while True:
+        done, status = os.waitpid(-1, 0)
+        if done == pid:
+            return os.waitstatus_to_exitcode(status)
+
+
 def main() -> None:
+    """The worker: warm up once, then, per job, fork a job runner from this pristine state.
+
+    The worker itself never reads a frame, so its memory never holds any job's code, inputs or
+    results. Each job runner reads one job from the pipe, runs it (forking the candidate's children
+    from itself, so they inherit that job only), replies, removes what the job left, and exits; only
+    then is the next runner forked. A runner that fails ends the worker: the executor sees the pipe
+    close, replaces the worker and retries the job."""
     in_fd, out_fd = int(sys.argv[1]), int(sys.argv[2])
     config = IsolationConfig(**json.loads(sys.argv[3]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the caller, which closes the pool
@@ -649,20 +704,20 @@ def main() -> None:
         out_fd,
         {"ready": True, "pid": os.getpid(), "layers": worker.layers, "instructions": worker.instructions},
     )
+    me = os.getpid()
     while True:
-        frame = protocol.read_frame(in_fd)
-        if frame is None:
+        runner = os.fork()
+        if runner == 0:
+            code = 1
+            try:
+                code = _runner(worker, in_fd, out_fd, me)
+            finally:
+                os._exit(code)
+        code = _wait_for(runner)
+        if code == _RUNNER_END:
             return
-        job = frame[0]
-        if job.get("ping"):
-            protocol.write_frame(out_fd, {"pong": True})
-            continue
-        try:
-            reply, tail = worker.run_job(job)
-        except SandboxSetupError as e:
-            reply, tail = {"id": job.get("id"), "infra_error": f"sandbox setup failed: {e}"}, b""
-        protocol.write_frame(out_fd, reply, tail)
-        worker.cleanup()
+        if code != 0:
+            raise SystemExit(f"grpo4codegen sandbox worker: a job runner failed (exit status {code})")
 
 
 if __name__ == "__main__":
