@@ -11,7 +11,6 @@ the 8 samples of a GRPO group share workers.
 
 from __future__ import annotations
 
-import os
 import textwrap
 
 import pytest
@@ -212,6 +211,15 @@ def test_a_later_candidate_sees_nothing_of_an_earlier_one(one_worker, ending):
     assert found["files"] == set(), found
 
 
+def test_a_sibling_on_the_same_problem_sees_only_its_own_job(one_worker):
+    """A GRPO group: samples of one problem, one after another on the same worker. The later one finds
+    the problem's inputs (its own job holds them), never the earlier sample's code, value or error."""
+    limits = Limits(time_s=1.0, total_time_s=10.0, memory_mb=256)
+    assert one_worker.run(EARLIER, earlier_submission("returns"), limits).ok
+    found = report(one_worker.run(EARLIER, probe_source(), LIMITS))
+    assert found["memory"] == {"own", "input"}, found
+    assert found["files"] == set(), found
+
+
 def test_an_honest_submission_still_passes_after_the_probe(one_worker, add_problem):
     assert one_worker.run(add_problem, ADD_REFERENCE, LIMITS).all_passed
-    assert os.path.exists("/proc/self/maps")  # (the probe relies on /proc inside the sandbox)

@@ -274,16 +274,14 @@ def _system_library_dir() -> str | None:
 
 
 _statm_fd: int | None = None
-_statm_pid = 0  # the process `_statm_fd` belongs to
 _in_minimal_root = False  # set once the worker lives in the minimal root
 
 
 def enter_minimal_root(config: IsolationConfig, mount_namespace: bool, pid_namespace: bool) -> dict[str, str]:
     """Pivot the worker into a tmpfs root holding only the allowlist. Returns layer -> status.
     /proc is there only with a PID namespace of the worker's own (the host's would show everything)."""
-    global _statm_fd, _statm_pid, _in_minimal_root
+    global _statm_fd, _in_minimal_root
     _statm_fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)  # kept: the new /proc may fail
-    _statm_pid = os.getpid()
     if not config.filesystem:
         return {"minimal_root": "disabled"}
     if not mount_namespace:
@@ -433,17 +431,7 @@ def scrub_environment() -> None:
 
 
 def address_space_now() -> int:
-    """The calling process's address space in bytes; a child's memory limit is added on top of it.
-
-    In a process forked from the worker (a job runner), `/proc/self/statm` is opened again: the
-    worker's descriptor names the worker. Where the minimal root has no `/proc` (no PID namespace),
-    the worker's figure stands in, below the runner's by about the size of its job."""
-    global _statm_fd, _statm_pid
-    if _statm_fd is not None and _statm_pid != os.getpid():
-        try:
-            _statm_fd, _statm_pid = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC), os.getpid()
-        except OSError:
-            pass
+    """The calling process's address space in bytes; a child's memory limit is added on top of it."""
     if _statm_fd is not None:
         return int(os.pread(_statm_fd, 256, 0).split()[0]) * resource.getpagesize()
     with open("/proc/self/statm") as f:

@@ -76,8 +76,8 @@ def write_frame(fd: int, obj: Any, tail: bytes = b"") -> None:
         data = data[os.write(fd, data) :]
 
 
-def read_frame(fd: int) -> tuple[Any, bytes] | None:
-    """(decoded JSON, tail bytes), or None at a clean end of stream."""
+def read_frame(fd: int, raw: bool = False) -> tuple[Any, ...] | None:
+    """(decoded JSON, tail bytes), and with `raw` the JSON text too; None at a clean end of stream."""
     header = _read_exact(fd, FRAME.size)
     if header is None:
         return None
@@ -87,7 +87,8 @@ def read_frame(fd: int) -> tuple[Any, bytes] | None:
     body = _read_exact(fd, size + tail_size)
     if body is None:
         raise EOFError("truncated frame")
-    return json.loads(body[:size]), body[size:]
+    text = body[:size]
+    return (json.loads(text), body[size:], text) if raw else (json.loads(text), body[size:])
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
