@@ -15,6 +15,9 @@ child -> worker, shared memory: the progress page `test(i32) phase(i32) started(
   (which only tells a torn read from a finished write). A record lost in the child's buffer when it
   dies is re-run, never guessed.
 value payload: `time(f64) cpu_time(f64) instructions(i64, -1 when not counted)` then the JSON text.
+supervisor <-> forker (inside a worker): `FORKER_REQUEST` / `FORKER_REPLY` messages on a Unix socket,
+  numbers only; a spawn request carries two descriptors: the child's job file (`write_job_file`: a
+  memory file the child reads itself) and the write end of its result pipe.
 preamble: a job carries the problem's preamble compiled by the executor (`preamble_code`: marshal,
   base64, tagged with the interpreter's version), so that no job runner compiles it again; the
   source text rides along as the fallback.
@@ -208,3 +211,37 @@ def load_preamble(field: Any) -> CodeType | None:
     except (TypeError, ValueError, EOFError, binascii.Error):
         return None
     return code if isinstance(code, CodeType) else None
+
+
+# -- supervisor <-> forker, inside a worker -----------------------------------------------------------
+#: supervisor -> forker: kind, pid (reap), serial, memory MiB, CPU seconds (spawn, with the job file
+#: and the result pipe's write end attached); forker -> supervisor: the pid (0: no fork) or found
+#: (0/1), exit status, CPU seconds, peak RSS (KiB). Numbers only: the forker never sees a job.
+FORKER_REQUEST = struct.Struct("<cqqqq")
+FORKER_REPLY = struct.Struct("<qqdq")
+SPAWN, REAP = b"S", b"R"
+
+
+def write_job_file(raw: bytes, order: list[int], traced: bool) -> int:
+    """A memory file holding one child's job: a line of JSON (its tests, traced or not), then the job's
+    JSON text. The child reads it itself: the process it is forked from never holds the job."""
+    fd = os.memfd_create("g4c-job", os.MFD_CLOEXEC)
+    data = memoryview(b"".join((json.dumps([order, traced]).encode(), b"\n", raw)))
+    while data:
+        data = data[os.write(fd, data) :]
+    return fd
+
+
+def read_job_file(fd: int) -> tuple[dict[str, Any], list[int], bool]:
+    """(job, the child's tests in order, traced) from `write_job_file`'s file."""
+    size = os.fstat(fd).st_size
+    chunks, got = [], 0
+    while got < size:
+        chunk = os.pread(fd, size - got, got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    head, _, raw = b"".join(chunks).partition(b"\n")
+    order, traced = json.loads(head)
+    return json.loads(raw), order, traced

@@ -22,11 +22,10 @@ import json
 import os
 import select
 import signal
-import struct
 import sys
 import time
 from types import CodeType
-from typing import Any
+from typing import Any, NoReturn
 
 from . import harness, protocol, seccomp
 from .isolation import (
@@ -217,7 +216,7 @@ class Worker:
         forked_at = time.monotonic()
         self.page[:] = _BLANK_PAGE  # nothing one child wrote there reaches the next
         protocol.write_progress(self.page, -1, protocol.PHASE_SETUP, forked_at)
-        job_fd = _job_file(self._raw_job or json.dumps(job).encode(), order, traced)
+        job_fd = protocol.write_job_file(self._raw_job or json.dumps(job).encode(), order, traced)
         r, w = os.pipe()
         try:
             pid = self.spawner.spawn(job_fd, w, self.serial, job["memory_mb"], cpu)
@@ -631,39 +630,15 @@ def _death(status: int) -> tuple[str, str]:
 
 
 # -- who forks the children -------------------------------------------------------------------------
-def _job_file(raw: bytes, order: list[int], traced: bool) -> int:
-    """A memory file holding one child's job: a line of JSON (its tests, traced or not), then the job's
-    JSON text. The child reads it itself: the process it is forked from never holds the job."""
-    fd = os.memfd_create("g4c-job", os.MFD_CLOEXEC)
-    data = memoryview(b"".join((json.dumps([order, traced]).encode(), b"\n", raw)))
-    while data:
-        data = data[os.write(fd, data) :]
-    return fd
-
-
-def _read_job_file(fd: int) -> tuple[dict[str, Any], list[int], bool]:
-    size = os.fstat(fd).st_size
-    chunks, got = [], 0
-    while got < size:
-        chunk = os.pread(fd, size - got, got)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        got += len(chunk)
-    head, _, raw = b"".join(chunks).partition(b"\n")
-    order, traced = json.loads(head)
-    return json.loads(raw), order, traced
-
-
 def _child(
     worker: Worker, job_fd: int, result_fd: int, workdir: str, memory_limit: int, cpu: int, parent: int
-):
+) -> NoReturn:
     """The child's whole life: read its job, confine itself, run the tests, wait to be measured and
     killed. Never returns."""
     try:
         out = protocol.RecordWriter(result_fd, worker.page)
         try:
-            job, order, traced = _read_job_file(job_fd)  # before confinement, which closes it
+            job, order, traced = protocol.read_job_file(job_fd)  # before confinement, which closes it
             layers = confine_child(
                 worker.config, workdir, result_fd, memory_limit, cpu, worker.seccomp_filter, parent
             )
@@ -719,14 +694,6 @@ class LocalSpawner:
         return status, rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss
 
 
-#: supervisor -> forker: kind, pid (reap), serial, memory MiB, CPU seconds (spawn, with the job file
-#: and the result pipe's write end attached); forker -> supervisor: the pid (0: no fork) or found
-#: (0/1), exit status, CPU seconds, peak RSS (KiB). Numbers only: the forker never sees a job.
-_REQUEST = struct.Struct("<cqqqq")
-_REPLY = struct.Struct("<qqdq")
-_SPAWN, _REAP = b"S", b"R"
-
-
 class RemoteSpawner:
     """The supervisor's side: asks the forker, over a socket, to fork or reap a child."""
 
@@ -740,19 +707,21 @@ class RemoteSpawner:
     def _ask(self, request: bytes, fds: tuple[int, ...] = ()) -> tuple[int, int, float, int]:
         ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
         self.sock.sendmsg([request], ancillary)
-        reply = self.sock.recv(_REPLY.size)
-        if len(reply) != _REPLY.size:
+        reply = self.sock.recv(protocol.FORKER_REPLY.size)
+        if len(reply) != protocol.FORKER_REPLY.size:
             raise RuntimeError("the worker's forker is gone")
-        return _REPLY.unpack(reply)
+        return protocol.FORKER_REPLY.unpack(reply)
 
     def spawn(self, job_fd: int, result_fd: int, serial: int, memory_mb: int, cpu: int) -> int:
-        pid = self._ask(_REQUEST.pack(_SPAWN, 0, serial, memory_mb, cpu), (job_fd, result_fd))[0]
+        pid = self._ask(
+            protocol.FORKER_REQUEST.pack(protocol.SPAWN, 0, serial, memory_mb, cpu), (job_fd, result_fd)
+        )[0]
         if pid <= 0:
             raise SandboxSetupError("the worker could not fork a child")
         return pid
 
     def reap(self, pid: int) -> tuple[int, float, int] | None:
-        found, status, cpu, maxrss = self._ask(_REQUEST.pack(_REAP, pid, 0, 0, 0))
+        found, status, cpu, maxrss = self._ask(protocol.FORKER_REQUEST.pack(protocol.REAP, pid, 0, 0, 0))
         return (status, cpu, maxrss) if found else None
 
 
@@ -763,21 +732,21 @@ def _forker(worker: Worker, sock: _socket.socket) -> None:
     fd_space = _socket.CMSG_SPACE(2 * array.array("i").itemsize)
     while True:
         try:
-            request, ancillary, _, _ = sock.recvmsg(_REQUEST.size, fd_space)
+            request, ancillary, _, _ = sock.recvmsg(protocol.FORKER_REQUEST.size, fd_space)
         except ConnectionResetError:
             return
         fds = array.array("i")
         for level, kind, data in ancillary:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
-        if len(request) != _REQUEST.size:  # the supervisor is gone
+        if len(request) != protocol.FORKER_REQUEST.size:  # the supervisor is gone
             return
-        what, pid, serial, memory_mb, cpu = _REQUEST.unpack(request)
+        what, pid, serial, memory_mb, cpu = protocol.FORKER_REQUEST.unpack(request)
         reply = (0, 0, 0.0, 0)
         try:
-            if what == _SPAWN and len(fds) == 2:
+            if what == protocol.SPAWN and len(fds) == 2:
                 reply = (local.spawn(fds[0], fds[1], serial, memory_mb, cpu), 0, 0.0, 0)
-            elif what == _REAP:
+            elif what == protocol.REAP:
                 reaped = local.reap(pid)
                 reply = (1, *reaped) if reaped else reply
         except OSError:
@@ -785,7 +754,7 @@ def _forker(worker: Worker, sock: _socket.socket) -> None:
         finally:
             for fd in fds:
                 os.close(fd)
-        sock.send(_REPLY.pack(*reply))
+        sock.send(protocol.FORKER_REPLY.pack(*reply))
 
 
 def serve(worker: Worker, in_fd: int, out_fd: int) -> None:
