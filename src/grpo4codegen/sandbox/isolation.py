@@ -498,7 +498,7 @@ def confine_child(
     The worker prepares what it can before forking (a scrubbed environment, the address-space limit,
     the compiled seccomp filter), so that a child's own setup stays cheap. `seccomp_filter` None
     means seccomp is unavailable or disabled. `parent`: the pid of the process that forked it (the
-    job runner), which it dies with; if that one is gone already, the child exits at once.
+    worker), which it dies with; if that one is gone already, the child exits at once.
     """
     layers: dict[str, str] = {}
     os.setsid()
