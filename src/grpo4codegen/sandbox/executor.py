@@ -31,7 +31,7 @@ from ..data.problems import Problem
 from ..errors import IsolationError
 from .harness import encode_args
 from .isolation import IsolationConfig, missing_layers
-from .protocol import parse_value_payload, read_frame, write_frame
+from .protocol import compiled_preamble, parse_value_payload, read_frame, write_frame
 from .sizing import embedded_pool_size
 from .types import ExecOutcome, ExecutionResult, Limits, TestResult
 from .values import expected_canonical, matches, short_repr
@@ -69,6 +69,7 @@ class _Prepared:
     encoded_args: list[str]
     expected: list[Any]
     expected_json: list[bytes | None]
+    preamble_code: list[Any] | None = None  # compiled once here: see protocol.compiled_preamble
 
 
 @dataclass
@@ -207,6 +208,7 @@ class Executor:
         self._started = 0
         self._lock = threading.Lock()
         self._prepared: collections.OrderedDict[int, _Prepared] = collections.OrderedDict()
+        self._preambles: dict[str, list[Any] | None] = {}
         self._job_ids = iter(range(1, sys.maxsize))
         self._closed = False
         self._threads = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="g4c-exec")
@@ -373,12 +375,14 @@ class Executor:
         }
         if isinstance(submission, Submission):
             problem = submission.problem
+            prepared = self._prepare(problem)
             job.update(
                 mode="call",
                 preamble=problem.preamble,
+                preamble_code=prepared.preamble_code,
                 class_name=problem.class_name,
                 method=problem.method_name,
-                tests=self._prepare(problem).encoded_args,
+                tests=prepared.encoded_args,
             )
         else:
             job.update(mode="stdio", tests=[stdin for stdin, _ in submission.cases])
@@ -393,12 +397,26 @@ class Executor:
                 return prepared
         encoded = [encode_args(t) for t in problem.tests]
         expected = [expected_canonical(t.expected, t.compare) for t in problem.tests]
-        prepared = _Prepared(problem, encoded, expected, [_json_bytes(e) for e in expected])
+        prepared = _Prepared(
+            problem, encoded, expected, [_json_bytes(e) for e in expected], self._compiled(problem.preamble)
+        )
         with self._lock:
             self._prepared[key] = prepared
             while len(self._prepared) > 4096:
                 self._prepared.popitem(last=False)
         return prepared
+
+    def _compiled(self, preamble: str) -> list[Any] | None:
+        """A preamble compiled once per text (a dataset's problems mostly share one)."""
+        with self._lock:
+            if preamble in self._preambles:
+                return self._preambles[preamble]
+        compiled = compiled_preamble(preamble)
+        with self._lock:
+            self._preambles[preamble] = compiled
+            if len(self._preambles) > 256:
+                self._preambles.pop(next(iter(self._preambles)))
+        return compiled
 
     def _acquire(self) -> _WorkerHandle:
         if self._closed:

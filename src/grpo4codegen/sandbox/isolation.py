@@ -403,6 +403,13 @@ def reset_scratch(config: IsolationConfig) -> None:
         raise OSError(e.errno, f"resetting {_scratch}: {e.strerror}") from None
 
 
+def die_with_parent(parent: int) -> bool:
+    """SIGKILL the calling process when its parent `parent` dies. False when it died already, before
+    the request was made (the caller then must not go on: nobody would supervise or kill it)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return os.getppid() == parent
+
+
 def seal_worker() -> None:
     """The worker becomes non-dumpable: its /proc entries (memory, environment, descriptors) are
     closed to its children, which hold no capability over it."""
@@ -484,17 +491,20 @@ def confine_child(
     address_space_bytes: int,
     cpu_seconds: int,
     seccomp_filter: seccomp.PreparedFilter | None = None,
+    parent: int | None = None,
 ) -> dict[str, str]:
     """Confine the calling (freshly forked) child. Returns layer -> status for the doctor.
 
     The worker prepares what it can before forking (a scrubbed environment, the address-space limit,
     the compiled seccomp filter), so that a child's own setup stays cheap. `seccomp_filter` None
-    means seccomp is unavailable or disabled.
+    means seccomp is unavailable or disabled. `parent`: the pid of the process that forked it (the
+    worker), which it dies with; if that one is gone already, the child exits at once.
     """
     layers: dict[str, str] = {}
     os.setsid()
     layers["process_group"] = "active"
-    _prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the worker
+    if not die_with_parent(os.getppid() if parent is None else parent):
+        os._exit(1)
     root = _really_root()
     uid = config.child_uid
     try:
@@ -525,7 +535,8 @@ def confine_child(
         os.setuid(uid)  # from root to another uid: every capability goes with it
         # the kernel clears the parent-death signal when credentials change: arm it again, or a
         # child waiting to be measured outlives a worker that was killed
-        _prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        if not die_with_parent(os.getppid() if parent is None else parent):
+            os._exit(1)
         layers["unprivileged_user"] = "active"
     else:
         layers["unprivileged_user"] = (

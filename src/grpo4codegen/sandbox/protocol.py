@@ -15,6 +15,12 @@ child -> worker, shared memory: the progress page `test(i32) phase(i32) started(
   (which only tells a torn read from a finished write). A record lost in the child's buffer when it
   dies is re-run, never guessed.
 value payload: `time(f64) cpu_time(f64) instructions(i64, -1 when not counted)` then the JSON text.
+supervisor <-> forker (inside a worker): `FORKER_REQUEST` / `FORKER_REPLY` messages on a Unix socket,
+  numbers only; a spawn request carries two descriptors: the child's job file (`write_job_file`: a
+  memory file the child reads itself) and the write end of its result pipe.
+preamble: a job carries the problem's preamble compiled by the executor (`preamble_code`: marshal,
+  base64, tagged with the interpreter's version), so that no job runner compiles it again; the
+  source text rides along as the fallback.
 
 Everything the child writes is untrusted: the worker and the executor check sizes, kinds, order and
 numbers, and a forged record can only hurt the candidate that forged it (it never knows the expected
@@ -25,10 +31,13 @@ from __future__ import annotations
 
 import binascii
 import json
+import marshal
 import mmap
 import os
 import struct
+import sys
 import time
+from types import CodeType
 from typing import Any
 
 FRAME = struct.Struct(">II")
@@ -70,8 +79,8 @@ def write_frame(fd: int, obj: Any, tail: bytes = b"") -> None:
         data = data[os.write(fd, data) :]
 
 
-def read_frame(fd: int) -> tuple[Any, bytes] | None:
-    """(decoded JSON, tail bytes), or None at a clean end of stream."""
+def read_frame(fd: int, raw: bool = False) -> tuple[Any, ...] | None:
+    """(decoded JSON, tail bytes), and with `raw` the JSON text too; None at a clean end of stream."""
     header = _read_exact(fd, FRAME.size)
     if header is None:
         return None
@@ -81,7 +90,8 @@ def read_frame(fd: int) -> tuple[Any, bytes] | None:
     body = _read_exact(fd, size + tail_size)
     if body is None:
         raise EOFError("truncated frame")
-    return json.loads(body[:size]), body[size:]
+    text = body[:size]
+    return (json.loads(text), body[size:], text) if raw else (json.loads(text), body[size:])
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -177,3 +187,61 @@ def parse_value_payload(payload: bytes) -> tuple[float, float, int | None, bytes
 def value_checksum(value_json: bytes) -> int:
     """Compares a traced run's value with the timed run's without sending it twice."""
     return binascii.crc32(value_json)
+
+
+def compiled_preamble(text: str) -> list[Any] | None:
+    """A preamble compiled once by the executor, for the job: [interpreter version, marshal in
+    base64]; None when there is none or it does not compile (the worker then reports the error)."""
+    if not text:
+        return None
+    try:
+        code = compile(text, "<preamble>", "exec")
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        return None
+    return [sys.hexversion, binascii.b2a_base64(marshal.dumps(code), newline=False).decode()]
+
+
+def load_preamble(field: Any) -> CodeType | None:
+    """The code object of `compiled_preamble`'s output; None when it is absent, malformed or from
+    another interpreter version (the worker then compiles the source text)."""
+    if not (isinstance(field, list) and len(field) == 2 and field[0] == sys.hexversion):
+        return None
+    try:
+        code = marshal.loads(binascii.a2b_base64(field[1]))
+    except (TypeError, ValueError, EOFError, binascii.Error):
+        return None
+    return code if isinstance(code, CodeType) else None
+
+
+# -- supervisor <-> forker, inside a worker -----------------------------------------------------------
+#: supervisor -> forker: kind, pid (reap), serial, memory MiB, CPU seconds (spawn, with the job file
+#: and the result pipe's write end attached); forker -> supervisor: the pid (0: no fork) or found
+#: (0/1), exit status, CPU seconds, peak RSS (KiB). Numbers only: the forker never sees a job.
+FORKER_REQUEST = struct.Struct("<cqqqq")
+FORKER_REPLY = struct.Struct("<qqdq")
+SPAWN, REAP = b"S", b"R"
+
+
+def write_job_file(raw: bytes, order: list[int], traced: bool) -> int:
+    """A memory file holding one child's job: a line of JSON (its tests, traced or not), then the job's
+    JSON text. The child reads it itself: the process it is forked from never holds the job."""
+    fd = os.memfd_create("g4c-job", os.MFD_CLOEXEC)
+    data = memoryview(b"".join((json.dumps([order, traced]).encode(), b"\n", raw)))
+    while data:
+        data = data[os.write(fd, data) :]
+    return fd
+
+
+def read_job_file(fd: int) -> tuple[dict[str, Any], list[int], bool]:
+    """(job, the child's tests in order, traced) from `write_job_file`'s file."""
+    size = os.fstat(fd).st_size
+    chunks, got = [], 0
+    while got < size:
+        chunk = os.pread(fd, size - got, got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    head, _, raw = b"".join(chunks).partition(b"\n")
+    order, traced = json.loads(head)
+    return json.loads(raw), order, traced

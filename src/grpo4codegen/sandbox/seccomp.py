@@ -4,9 +4,10 @@ Denied with EPERM: networking sockets, process creation (fork/vfork, clone witho
 exec, ptrace and cross-process memory access, mounts and namespaces, kernel modules, bpf, keyrings,
 io_uring (which would bypass this filter), System V and POSIX message IPC (a channel that would
 outlive the child), pidfds and file handles, and signals to any process but the child itself
-(kill(0, ...) included). Calls that act on another process by pid (resource limits, priorities,
-scheduling) are denied for the worker, the child's parent: without root the child has the worker's
-uid, and the kernel would let it lower the worker's limits. `clone3` answers ENOSYS so that the C
+(kill(0, ...) included). Calls that act on a process by pid (resource limits, priorities,
+scheduling) may name only the caller itself (pid 0): without root the child has the worker's uid,
+and the kernel would let it lower the limits of the worker, its supervisor, or any process of that
+user it can name. `clone3` answers ENOSYS so that the C
 library falls back to `clone`, which the filter can inspect (threads stay allowed).
 """
 
@@ -19,7 +20,6 @@ import struct
 
 SCMP_ACT_ALLOW = 0x7FFF0000
 _SCMP_CMP_NE = 1
-_SCMP_CMP_EQ = 4
 _SCMP_CMP_MASKED_EQ = 7
 _CLONE_THREAD = 0x00010000
 
@@ -33,8 +33,8 @@ _DENY_ALWAYS = (
     "pidfd_open pidfd_send_signal pidfd_getfd process_madvise process_mrelease kcmp "
     "open_by_handle_at name_to_handle_at migrate_pages move_pages"
 ).split()
-#: (system call, index of its pid argument): denied when that pid is the worker's
-_DENY_ON_PARENT = (
+#: (system call, index of its pid argument): denied unless that pid is 0 (the caller)
+_ONLY_ON_ITSELF = (
     ("prlimit64", 0),
     ("sched_setaffinity", 0),
     ("sched_setscheduler", 0),
@@ -93,9 +93,8 @@ def load_library() -> ctypes.CDLL | None:
     return _lib
 
 
-#: placeholders for the child's and its parent's pid in the compiled program (outside any pid's range)
+#: placeholder for the child's pid in the compiled program (outside any pid's range)
 PID_PLACEHOLDER = 0x5EC0DE42
-PPID_PLACEHOLDER = 0x5EC0DE43
 _SOCK_FILTER = struct.Struct("=HBBI")  # one classic-BPF instruction: code, jt, jf, k
 _PID = struct.Struct("=I")
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
@@ -110,7 +109,7 @@ def compile_filter() -> bytes:
     lib = load_library()
     if lib is None:
         raise OSError("libseccomp not found")
-    ctx = _build(lib, PID_PLACEHOLDER, PPID_PLACEHOLDER)
+    ctx = _build(lib, PID_PLACEHOLDER)
     try:
         fd = os.memfd_create("g4c-seccomp")
         try:
@@ -130,35 +129,29 @@ class PreparedFilter:
 
     def __init__(self, program: bytes) -> None:
         self._buffer = (ctypes.c_char * len(program)).from_buffer_copy(program)
-        self._offsets = {
-            placeholder: [
-                offset + 4  # the `k` field of an instruction
-                for offset in range(0, len(program), _SOCK_FILTER.size)
-                if _SOCK_FILTER.unpack_from(program, offset)[3] == placeholder
-            ]
-            for placeholder in (PID_PLACEHOLDER, PPID_PLACEHOLDER)
-        }
+        self._offsets = [
+            offset + 4  # the `k` field of an instruction
+            for offset in range(0, len(program), _SOCK_FILTER.size)
+            if _SOCK_FILTER.unpack_from(program, offset)[3] == PID_PLACEHOLDER
+        ]
         self._fprog = _SockFprog(len(program) // _SOCK_FILTER.size, ctypes.addressof(self._buffer))
         self._prctl = ctypes.CDLL(None, use_errno=True).prctl
 
-    def install(self, own_pid: int, parent_pid: int | None = None) -> None:
-        """Load the filter in the calling process with `own_pid` as the only allowed signal target,
-        and `parent_pid` (default: the caller's parent) as a process it cannot act on."""
-        parent = os.getppid() if parent_pid is None else parent_pid
-        for placeholder, pid in ((PID_PLACEHOLDER, own_pid), (PPID_PLACEHOLDER, parent)):
-            for offset in self._offsets[placeholder]:
-                _PID.pack_into(self._buffer, offset, pid)
+    def install(self, own_pid: int) -> None:
+        """Load the filter in the calling process with `own_pid` as the only allowed signal target."""
+        for offset in self._offsets:
+            _PID.pack_into(self._buffer, offset, own_pid)
         if self._prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self._fprog), 0, 0) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"prctl(PR_SET_SECCOMP): {os.strerror(err)}")
 
 
-def install_filter(own_pid: int, parent_pid: int | None = None) -> None:
+def install_filter(own_pid: int) -> None:
     """Compile and load the filter in one go (slower; `PreparedFilter` for many children)."""
-    PreparedFilter(compile_filter()).install(own_pid, parent_pid)
+    PreparedFilter(compile_filter()).install(own_pid)
 
 
-def _build(lib: ctypes.CDLL, own_pid: int, parent_pid: int) -> int:
+def _build(lib: ctypes.CDLL, own_pid: int) -> int:
     ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
     if not ctx:
         raise OSError("seccomp_init failed")
@@ -182,8 +175,8 @@ def _build(lib: ctypes.CDLL, own_pid: int, parent_pid: int) -> int:
         rule(eperm, "tgkill", (0, _SCMP_CMP_NE, own_pid, 0))
         rule(eperm, "rt_sigqueueinfo", (0, _SCMP_CMP_NE, own_pid, 0))
         rule(eperm, "rt_tgsigqueueinfo", (0, _SCMP_CMP_NE, own_pid, 0))
-        for name, arg in _DENY_ON_PARENT:
-            rule(eperm, name, (arg, _SCMP_CMP_EQ, parent_pid, 0))
+        for name, arg in _ONLY_ON_ITSELF:
+            rule(eperm, name, (arg, _SCMP_CMP_NE, 0, 0))
         rule(eperm, "setpriority", (0, _SCMP_CMP_NE, 0, 0))  # only PRIO_PROCESS: not a group, not a user
         rule(eperm, "ioprio_set", (0, _SCMP_CMP_NE, 1, 0))  # only IOPRIO_WHO_PROCESS
     except BaseException:

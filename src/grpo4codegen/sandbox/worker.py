@@ -1,13 +1,22 @@
 """A warm worker process: imports the LeetCode runtime once, then forks one confined child per submission.
 
 Started as a fresh interpreter by the executor (never forked from it, so it holds no expected values),
-it talks to the executor with `protocol` frames. It enforces time limits from outside the child,
-reading which test runs since when from the shared progress page, and passes the children's value
-payloads through undecoded; verdicts are decided by the executor.
+it warms up, then splits in two (`main`):
+
+* the supervisor (forked once) talks to the executor with `protocol` frames: it reads each job,
+  enforces time limits from outside the child (reading which test runs since when from the shared
+  progress page), reads the kernel's figures, and passes the children's value payloads through
+  undecoded; verdicts are decided by the executor. It never forks a child itself.
+* the worker process proper, the forker, stays as warm-up left it: it forks each child when the
+  supervisor asks (`RemoteSpawner`), handing it its job in a memory file, and reaps it. It never reads
+  a job, a result or an error text, so a child, which inherits the forker's memory, holds nothing of
+  any other submission: only its own job, which it reads itself.
 """
 
 from __future__ import annotations
 
+import _socket
+import array
 import gc
 import json
 import os
@@ -16,7 +25,7 @@ import signal
 import sys
 import time
 from types import CodeType
-from typing import Any
+from typing import Any, NoReturn
 
 from . import harness, protocol, seccomp
 from .isolation import (
@@ -24,6 +33,7 @@ from .isolation import (
     address_space_now,
     child_layers,
     confine_child,
+    die_with_parent,
     enter_minimal_root,
     enter_worker_namespaces,
     reset_scratch,
@@ -89,7 +99,6 @@ class _ChildState:
 class Worker:
     def __init__(self, config: IsolationConfig) -> None:
         self.config = config
-        self.preambles: dict[str, CodeType] = {}
         self.serial = 0
         self.layers: dict[str, str] = {}
         self.child_layers: dict[str, str] = {}
@@ -103,6 +112,9 @@ class Worker:
         self._rerun_granted = False
         self._pending: list[str] = []  # work directories to remove after the reply
         self._alive: list[_ChildState] = []  # finished children, measured, to kill after the reply
+        self._raw_job: bytes | None = None  # the job's JSON text, as it came: what each child reads
+        #: who forks and reaps the children: this process (in-process use), or the worker's forker
+        self.spawner: LocalSpawner | RemoteSpawner = LocalSpawner(self)
         counter, why = open_counter()
         self.instructions = "available" if counter else why
         if counter:
@@ -133,23 +145,26 @@ class Worker:
         gc.collect()
         gc.freeze()  # children then never walk the worker's objects, sparing copy-on-write pages
 
-    def preamble(self, text: str) -> CodeType | None:
+    @staticmethod
+    def preamble(job: dict[str, Any]) -> CodeType | None:
+        """The problem's preamble, as the executor compiled it (each job runs in a fresh job runner,
+        where nothing compiled for an earlier job is left); compiled here only as the fallback."""
+        text = job.get("preamble", "")
         if not text:
             return None
-        if text not in self.preambles:
-            self.preambles[text] = compile(text, "<preamble>", "exec")
-        return self.preambles[text]
+        return protocol.load_preamble(job.get("preamble_code")) or compile(text, "<preamble>", "exec")
 
-    def run_job(self, job: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-        """Run every test of a job; returns the reply header and its tail (the value payloads).
+    def run_job(self, job: dict[str, Any], raw: bytes | None = None) -> tuple[dict[str, Any], bytes]:
+        """Run every test of a job; returns the reply header and its tail (the value payloads). `raw`:
+        the job's JSON text as it came (else it is encoded again), which each child reads itself.
 
         First the timed run (one child, more after crashes), whose CPU time and peak memory the worker
         reads from the kernel when it reaps each child; then, if the job asks for memory or steps, the
         traced runs of the tests that returned a value, in another child forked after the timed one
         ended, so that neither tracing nor anything the traced child does reaches the timed figures."""
         n = len(job["tests"])
+        self._raw_job = raw
         results: list[Any] = [None] * n  # per test: a dict, or (metrics dict, value payload)
-        preamble = self.preamble(job.get("preamble", "")) if job["mode"] == "call" else None
         self._deadline = time.monotonic() + job["total_time_s"]
         self._rerun_granted = False
         self._cpu, self._memory, self._instructions, self._wall = 0.0, 0, 0, 0.0
@@ -161,7 +176,7 @@ class Worker:
             if children and time.monotonic() >= self._deadline:  # crashes used up the total time
                 _fail(results, order, "TIME_LIMIT_EXCEEDED", "total time limit exceeded")
                 break
-            order = self._run_child(job, order, preamble, results, traced=False)
+            order = self._run_child(job, order, results, traced=False)
             children += 1
         restarts = max(children - 1, 0)
         traced = [i for i in range(n) if self._traced(job, i) and isinstance(results[i], tuple)]
@@ -169,7 +184,7 @@ class Worker:
             self._remove_workdirs()  # nothing the timed child left behind reaches the traced one
             self._trace_deadline = time.monotonic() + job["total_time_s"] * TRACE_BUDGET_FACTOR
             while traced and time.monotonic() < self._trace_deadline:
-                traced = self._run_child(job, traced, preamble, results, traced=True)
+                traced = self._run_child(job, traced, results, traced=True)
             self._discarded += len(traced)
         tests, tail = [], []
         for entry in results:
@@ -193,41 +208,24 @@ class Worker:
         }
         return header, b"".join(tail)
 
-    def _run_child(
-        self, job: dict[str, Any], order: list[int], preamble: CodeType | None, results: list, traced: bool
-    ) -> list[int]:
+    def _run_child(self, job: dict[str, Any], order: list[int], results: list, traced: bool) -> list[int]:
         """One child for the tests in `order`. Returns the tests still to run (empty when finished)."""
         self.serial += 1
-        workdir = f"{scratch_dir()}/g4c-{os.getpid()}-{self.serial}"
-        memory_limit = address_space_now() + (job["memory_mb"] << 20)
         budget = job["total_time_s"] * (TRACE_BUDGET_FACTOR if traced else 2) + job["time_s"]
         cpu = int(budget + SETUP_ALLOWANCE_S) + 2  # a backstop only
         forked_at = time.monotonic()
         self.page[:] = _BLANK_PAGE  # nothing one child wrote there reaches the next
         protocol.write_progress(self.page, -1, protocol.PHASE_SETUP, forked_at)
+        job_fd = protocol.write_job_file(self._raw_job or json.dumps(job).encode(), order, traced)
         r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child
-            try:
-                os.close(r)
-                out = protocol.RecordWriter(w, self.page)
-                try:
-                    layers = confine_child(self.config, workdir, w, memory_limit, cpu, self.seccomp_filter)
-                except BaseException as e:  # the sandbox could not be set up: not the candidate's fault
-                    out.send_json(protocol.INFRA, 0, {"e": harness.error_text(e)}, flush=True)
-                    raise
-                out.send_json(protocol.LAYERS, 0, layers)
-                if traced:
-                    harness.run_traced_tests(job, order, out, preamble)
-                elif job["mode"] == "call":
-                    harness.run_call_tests(job, order, out, preamble)
-                else:
-                    harness.run_stdio_tests(job, order, out)
-                while True:  # the worker reads our figures from the kernel, then kills us
-                    signal.pause()
-            finally:
-                os._exit(0)
-        os.close(w)
+        try:
+            pid = self.spawner.spawn(job_fd, w, self.serial, job["memory_mb"], cpu)
+        except BaseException:
+            os.close(r)
+            raise
+        finally:
+            os.close(w)
+            os.close(job_fd)
         counter = None
         if not traced and "instructions" in job["metrics"] and self.instructions == "available":
             counter = open_counter(pid)[0]  # counted from outside: not the candidate's claim
@@ -239,9 +237,23 @@ class Worker:
             if st.finished and _measure_alive(st):  # the usual end: killed after the reply is sent
                 self._alive.append(st)
             else:
-                _kill(st)
+                self._kill(st)
             self._account(st, counter)
-            self._pending.append(workdir)
+            self._pending.append(self.spawner.workdir(self.serial))
+
+    def _kill(self, st: _ChildState) -> None:
+        """SIGKILL the child's whole process group, then reap it (once), keeping its exit status and
+        the kernel's account of its resources. Killing first: a child that closed its pipe, or sent
+        DONE, and kept running must not block the worker."""
+        if st.reaped:
+            return
+        st.reaped = True
+        reaped = self.spawner.reap(st.pid)
+        if reaped is None:
+            return
+        st.status = reaped[0]
+        if st.cpu is None:  # (not measured already while it waited)
+            st.cpu, st.maxrss = reaped[1], reaped[2]
 
     def _account(self, st: _ChildState, counter: Any) -> None:
         """Add a reaped timed child's kernel figures: CPU time and peak memory after BEGIN."""
@@ -263,7 +275,7 @@ class Worker:
 
     def _remove_workdirs(self) -> None:
         for st in self._alive:
-            _kill(st)
+            self._kill(st)
         self._alive.clear()
         for workdir in self._pending:
             _remove_tree(workdir)
@@ -340,13 +352,13 @@ class Worker:
                     return self._tampered(job, fd, buf, st, results, cap)
                 if deadline > time.monotonic():
                     continue  # the child moved on to another test while we waited
-                _kill(st)
+                self._kill(st)
                 buf += _drain(fd)  # records written before the kill still count
                 finished = self._consume(job, buf, st, results, cap)
                 return finished if finished is not None else self._after_timeout(job, st, results)
             chunk = os.read(fd, 1 << 16)
             if not chunk:  # the pipe closed before DONE: the child died (or closed it: it is killed)
-                _kill(st)
+                self._kill(st)
                 finished = self._consume(job, buf, st, results, cap)
                 return finished if finished is not None else self._after_death(st.status, st, results)
             buf += chunk
@@ -359,7 +371,7 @@ class Worker:
     ) -> list[int]:
         """The candidate rewrote the progress page against the rules: the records it sent before
         still count; the test it is on fails, the rest are not run."""
-        _kill(st)
+        self._kill(st)
         buf += _drain(fd)
         finished = self._consume(job, buf, st, results, cap)
         if finished is not None:
@@ -450,7 +462,7 @@ class Worker:
 
     def _reject(self, st: _ChildState, results: list, why: str) -> list[int]:
         """The child sent something it must not: it is killed, and the test it was on fails."""
-        _kill(st)
+        self._kill(st)
         if st.next >= len(st.order):
             return []
         if st.traced:  # the verdict stands; this test's traced figures are lost
@@ -530,26 +542,6 @@ class Worker:
         if job["mode"] != "call" or not set(job["metrics"]) & {"memory", "steps"}:
             return False
         return job.get("traced_tests") is None or index in job["traced_tests"]
-
-
-def _kill(st: _ChildState) -> None:
-    """SIGKILL the child's whole process group, then reap it (once), keeping its exit status and the
-    kernel's account of its resources. Killing first: a child that closed its pipe, or sent DONE,
-    and kept running must not block the worker."""
-    if st.reaped:
-        return
-    st.reaped = True
-    for target in (-st.pid, st.pid):
-        try:
-            os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):  # gone already (or a group member left it)
-            pass
-    try:
-        _, st.status, rusage = os.wait4(st.pid, 0)
-    except ChildProcessError:
-        return
-    if st.cpu is None:  # (not measured already while it waited)
-        st.cpu, st.maxrss = rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss
 
 
 def _measure_alive(st: _ChildState) -> bool:
@@ -637,7 +629,156 @@ def _death(status: int) -> tuple[str, str]:
     return "RUNTIME_ERROR", f"process exited with status {os.WEXITSTATUS(status)} before returning a result"
 
 
+# -- who forks the children -------------------------------------------------------------------------
+def _child(
+    worker: Worker, job_fd: int, result_fd: int, workdir: str, memory_limit: int, cpu: int, parent: int
+) -> NoReturn:
+    """The child's whole life: read its job, confine itself, run the tests, wait to be measured and
+    killed. Never returns."""
+    try:
+        out = protocol.RecordWriter(result_fd, worker.page)
+        try:
+            job, order, traced = protocol.read_job_file(job_fd)  # before confinement, which closes it
+            layers = confine_child(
+                worker.config, workdir, result_fd, memory_limit, cpu, worker.seccomp_filter, parent
+            )
+            preamble = worker.preamble(job) if job["mode"] == "call" else None
+        except BaseException as e:  # the sandbox could not be set up: not the candidate's fault
+            out.send_json(protocol.INFRA, 0, {"e": harness.error_text(e)}, flush=True)
+            raise
+        out.send_json(protocol.LAYERS, 0, layers)
+        if traced:
+            harness.run_traced_tests(job, order, out, preamble)
+        elif job["mode"] == "call":
+            harness.run_call_tests(job, order, out, preamble)
+        else:
+            harness.run_stdio_tests(job, order, out)
+        while True:  # the worker reads our figures from the kernel, then kills us
+            signal.pause()
+    finally:
+        os._exit(0)
+
+
+class LocalSpawner:
+    """Forks children from the calling process, and kills and reaps them."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def workdir(self, serial: int) -> str:
+        return f"{scratch_dir()}/g4c-{os.getpid()}-{serial}"
+
+    def spawn(self, job_fd: int, result_fd: int, serial: int, memory_mb: int, cpu: int) -> int:
+        """Fork a child that reads its job from `job_fd` and writes its records to `result_fd`."""
+        workdir = self.workdir(serial)
+        memory_limit = address_space_now() + (memory_mb << 20)
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            _child(self.worker, job_fd, result_fd, workdir, memory_limit, cpu, parent)
+        return pid
+
+    @staticmethod
+    def reap(pid: int) -> tuple[int, float, int] | None:
+        """SIGKILL the child's process group, reap it: (exit status, CPU seconds, peak RSS KiB), or
+        None if it is not our child (any more)."""
+        for target in (-pid, pid):
+            try:
+                os.kill(target, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):  # gone already (or a group member left it)
+                pass
+        try:
+            _, status, rusage = os.wait4(pid, 0)
+        except ChildProcessError:
+            return None
+        return status, rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss
+
+
+class RemoteSpawner:
+    """The supervisor's side: asks the forker, over a socket, to fork or reap a child."""
+
+    def __init__(self, sock: _socket.socket, forker: int) -> None:
+        self.sock = sock
+        self.forker = forker
+
+    def workdir(self, serial: int) -> str:
+        return f"{scratch_dir()}/g4c-{self.forker}-{serial}"
+
+    def _ask(self, request: bytes, fds: tuple[int, ...] = ()) -> tuple[int, int, float, int]:
+        ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+        self.sock.sendmsg([request], ancillary)
+        reply = self.sock.recv(protocol.FORKER_REPLY.size)
+        if len(reply) != protocol.FORKER_REPLY.size:
+            raise RuntimeError("the worker's forker is gone")
+        return protocol.FORKER_REPLY.unpack(reply)
+
+    def spawn(self, job_fd: int, result_fd: int, serial: int, memory_mb: int, cpu: int) -> int:
+        pid = self._ask(
+            protocol.FORKER_REQUEST.pack(protocol.SPAWN, 0, serial, memory_mb, cpu), (job_fd, result_fd)
+        )[0]
+        if pid <= 0:
+            raise SandboxSetupError("the worker could not fork a child")
+        return pid
+
+    def reap(self, pid: int) -> tuple[int, float, int] | None:
+        found, status, cpu, maxrss = self._ask(protocol.FORKER_REQUEST.pack(protocol.REAP, pid, 0, 0, 0))
+        return (status, cpu, maxrss) if found else None
+
+
+def _forker(worker: Worker, sock: _socket.socket) -> None:
+    """The worker's own loop once the supervisor runs: fork and reap children on its requests, and
+    nothing else. It reads no job, so a child forked from it inherits none."""
+    local = LocalSpawner(worker)
+    fd_space = _socket.CMSG_SPACE(2 * array.array("i").itemsize)
+    while True:
+        try:
+            request, ancillary, _, _ = sock.recvmsg(protocol.FORKER_REQUEST.size, fd_space)
+        except ConnectionResetError:
+            return
+        fds = array.array("i")
+        for level, kind, data in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+        if len(request) != protocol.FORKER_REQUEST.size:  # the supervisor is gone
+            return
+        what, pid, serial, memory_mb, cpu = protocol.FORKER_REQUEST.unpack(request)
+        reply = (0, 0, 0.0, 0)
+        try:
+            if what == protocol.SPAWN and len(fds) == 2:
+                reply = (local.spawn(fds[0], fds[1], serial, memory_mb, cpu), 0, 0.0, 0)
+            elif what == protocol.REAP:
+                reaped = local.reap(pid)
+                reply = (1, *reaped) if reaped else reply
+        except OSError:
+            pass  # (a spawn that failed answers pid 0)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        sock.send(protocol.FORKER_REPLY.pack(*reply))
+
+
+def serve(worker: Worker, in_fd: int, out_fd: int) -> None:
+    """The supervisor's loop: read a job, run it, reply, clean up; until the executor closes the pipe."""
+    while True:
+        frame = protocol.read_frame(in_fd, raw=True)
+        if frame is None:
+            return
+        job, _, raw = frame
+        if job.get("ping"):
+            protocol.write_frame(out_fd, {"pong": True})
+            continue
+        try:
+            reply, tail = worker.run_job(job, raw)
+        except SandboxSetupError as e:
+            reply, tail = {"id": job.get("id"), "infra_error": f"sandbox setup failed: {e}"}, b""
+        protocol.write_frame(out_fd, reply, tail)
+        worker.cleanup()
+
+
 def main() -> None:
+    """The worker: warm up, then split in two. The supervisor (forked once) reads the jobs, runs them
+    and replies; the worker itself only forks children when the supervisor asks, so it never holds
+    any job's code, inputs or results, and each child inherits none but reads its own job itself."""
     in_fd, out_fd = int(sys.argv[1]), int(sys.argv[2])
     config = IsolationConfig(**json.loads(sys.argv[3]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the caller, which closes the pool
@@ -649,20 +790,25 @@ def main() -> None:
         out_fd,
         {"ready": True, "pid": os.getpid(), "layers": worker.layers, "instructions": worker.instructions},
     )
-    while True:
-        frame = protocol.read_frame(in_fd)
-        if frame is None:
-            return
-        job = frame[0]
-        if job.get("ping"):
-            protocol.write_frame(out_fd, {"pong": True})
-            continue
+    theirs, ours = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    me = os.getpid()
+    supervisor = os.fork()
+    if supervisor == 0:
+        code = 1
         try:
-            reply, tail = worker.run_job(job)
-        except SandboxSetupError as e:
-            reply, tail = {"id": job.get("id"), "infra_error": f"sandbox setup failed: {e}"}, b""
-        protocol.write_frame(out_fd, reply, tail)
-        worker.cleanup()
+            ours.close()
+            if die_with_parent(me):
+                worker.spawner = RemoteSpawner(theirs, me)
+                serve(worker, in_fd, out_fd)
+                code = 0
+        except BaseException:
+            sys.excepthook(*sys.exc_info())  # (no import of traceback: it is not in the warm worker)
+        finally:
+            os._exit(code)
+    theirs.close()
+    os.close(in_fd)
+    os.close(out_fd)
+    _forker(worker, ours)
 
 
 if __name__ == "__main__":
