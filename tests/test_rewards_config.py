@@ -204,3 +204,29 @@ def test_train_with_the_seed_flags_and_the_real_rewards(tmp_path: Path, tiny_cac
         assert f"train/rewards/{dim}/mean" in tags
         assert f"train/weights/{dim}" in tags
         assert f"train/weight_net/{dim}/reliability" in tags
+
+
+def test_rewards_repeat_reports_spread_and_verdict_flips(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`rewards --repeat N --json`: each dimension's spread over N fresh scorers, verdict flips counted
+    apart (a completion near its time limit), and the spread of code whose verdicts held."""
+    import json
+
+    from grpo4codegen.cli import main
+    from grpo4codegen.data import load_problems
+
+    problem = next(p for p in load_problems("builtin") if p.task_id == "pair-sum-count")
+    path = tmp_path / "c.jsonl"
+    wrong = "```python\nclass Solution:\n    def countPairs(self, nums, target):\n        return 0\n```"
+    rows = [
+        {"task_id": problem.task_id, "completion": f"```python\n{problem.reference_solution}\n```"},
+        {"task_id": problem.task_id, "completion": wrong},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["rewards", "--dataset", "builtin", "--task-ids", problem.task_id, "--completions", str(path)]
+    assert main([*argv, "--repeat", "2", "--json", "--reward_dimensions", "correctness", "efficiency"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["repeat"] == 2 and summary["verdict_flips"] == 0
+    assert summary["correctness_std_max"] == 0.0
+    assert 0.0 <= summary["efficiency_std_max_steady_verdicts"] <= summary["efficiency_std_max"]

@@ -115,6 +115,12 @@ def _repeat_std(
         runs.append(scorer.dimension_scores(task_ids, completions))
         scorer.close()
     out: dict[str, Any] = {"repeat": n}
+    # completions whose verdicts changed between runs (a test near its time limit): every quality
+    # dimension of such code flips with it (0 unless all tests pass), which is verdict noise, not
+    # measurement noise of the dimension; reported apart, and each spread also without them
+    flipped = {i for i in range(len(task_ids)) if len({_outcomes(r[i]) for r in runs}) > 1}
+    out["verdict_flips"] = len(flipped)
+    out["verdict_flip_task_ids"] = sorted({task_ids[i] for i in flipped})
     for d in config.reward_dimensions:
         stds, kept = [], []
         for i in range(len(task_ids)):
@@ -124,10 +130,17 @@ def _repeat_std(
                 kept.append(i)
         out[f"{d}_std_max"] = max(stds) if stds else None
         out[f"{d}_std_mean"] = statistics.fmean(stds) if stds else None
+        steady = [sd for sd, i in zip(stds, kept, strict=True) if i not in flipped]
+        out[f"{d}_std_max_steady_verdicts"] = max(steady) if steady else None
         if stds:  # which completion varies most (index into the completions file), to investigate it
             worst = max(range(len(stds)), key=stds.__getitem__)
             out[f"{d}_std_worst"] = {"index": kept[worst], "task_id": task_ids[kept[worst]]}
     return out
+
+
+def _outcomes(score: CompletionScore) -> tuple[str, ...] | None:
+    result = score.execution.result if score.execution else None
+    return None if result is None else tuple(t.exec_outcome.value for t in result.tests)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
