@@ -13,8 +13,9 @@ Figures, all measured in one run:
   profiles come from the profile file (`--profiles`) when the reward configuration can load one,
   otherwise from the cold pass, in memory; `profiles_source` says which;
 * stages of the warm pass: the executor's wall time, the static scores (comment, maintainability),
-  and the rest; the same executions with timing only (no traced memory/steps run) split the
-  executor's share into the traced run and the rest;
+  and the rest; the same executions with timing only (no instruction counting, no traced run)
+  show what the reward path's own choice of metrics costs (candidates get no traced run unless
+  `--trace_claims`);
 * with `--backend ray`: the warm pass on a Ray executor (a local runtime started here unless
   `--ray-address` names one) alternating with the embedded executor, `rounds` times each, and the
   throughput ratio `ray_over_embedded`; `lost` counts jobs that came back with no result or an
@@ -187,8 +188,8 @@ def run_reward_benchmark(
         f"warm: score {len(completions)} completions (4 dimensions):  {seconds:7.2f} s  "
         f"({len(distinct)} distinct executions)"
     )
-    print(f"  executor (timed + traced runs):               {embedded.seconds:7.2f} s")
-    print(f"    the same executions, timed run only:        {untraced_s:7.2f} s")
+    print(f"  executor (the reward path's metrics):         {embedded.seconds:7.2f} s")
+    print(f"    the same executions, timing only:           {untraced_s:7.2f} s")
     print(f"  comment + maintainability scores:             {comment_s + maintainability_s:7.2f} s")
     rest_s = seconds - embedded.seconds - comment_s - maintainability_s
     print(f"  the rest (extraction, aggregation, ...):      {rest_s:7.2f} s")
