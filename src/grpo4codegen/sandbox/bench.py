@@ -1,7 +1,9 @@
 """`bench sandbox`: the executor against a process-per-test baseline and an in-process floor, one run.
 
 (1)  ours, full isolation, verdicts only      (1m) ours, every metric on every test
-(1r) ours, metrics as the reward layer asks for them (memory and steps on its traced tests)
+(1r) ours, with the traced claims the reward layer asks for under `--trace_claims` (memory and steps on
+     its traced tests; by default candidates get time and the instruction count only, as (1) plus a
+     counter where one exists)
 (2)  a fresh interpreter per test case (the ExecEval model)
 (3)  the floor: the same tests in-process, no isolation, no metrics, one process per core
 Every configuration runs the same reference solutions on the same tests; figures are tests per second.
@@ -175,8 +177,8 @@ def run_benchmark(
     ]
     heavy_s, _, heavy_passed, heavy_results = run_ours(problems, workers, heavy_limits)
     print(
-        f"(1r) ours, reward-layer metrics  {tests / heavy_s:9.1f} tests/s  {heavy_s:7.2f} s  passed {heavy_passed}"
-        "  (time on every test; memory and steps on the tests the reward layer traces)",
+        f"(1r) ours, traced claims        {tests / heavy_s:9.1f} tests/s  {heavy_s:7.2f} s  passed {heavy_passed}"
+        "  (time on every test; memory and steps on the tests --trace_claims traces)",
         flush=True,
     )
     if skip_baseline:
