@@ -40,6 +40,7 @@ from ..sandbox.types import ExecutionResult
 from .comments import comment_score
 from .extract import extract_code
 from .maintainability import maintainability_score
+from .profiles import problem_key
 from .scorer import RewardConfig, RewardScorer
 
 
@@ -100,10 +101,13 @@ def _warm_scorer(
     """A scorer that holds the cold scorer's reference profiles and caches no execution results."""
     scorer = RewardScorer(problems, config, runner=runner)
     scorer.execution.cache_size = 0  # every distinct completion runs on every pass
-    missing = [p for p in problems if p.task_id not in _profiles(scorer)]
-    if missing:  # not loaded from a profile file: take the cold pass's, measured on this machine
+    store = scorer.execution.store
+    in_file = [p for p in problems if store.get(problem_key(p)) is not None]
+    missing = [p for p in problems if store.get(problem_key(p)) is None]
+    if missing:  # not in a profile file: take the cold pass's, measured on this machine
         _profiles(scorer).update({p.task_id: _profiles(cold)[p.task_id] for p in missing})
-    scorer._loaded_from_file = len(problems) - len(missing)  # type: ignore[attr-defined]
+    scorer.execution.profiles(in_file)  # loaded from the file, nothing measured
+    scorer._loaded_from_file = len(in_file)  # type: ignore[attr-defined]
     return scorer
 
 
@@ -152,7 +156,11 @@ def run_reward_benchmark(
     embedded = _Timed(executor)
     warm = _warm_scorer(chosen, config, embedded, cold)
     loaded = getattr(warm, "_loaded_from_file", 0)
-    source = "profile file" if loaded else "cold pass, kept in memory (no profile file)"
+    source = (
+        f"profile file ({loaded} of {len(chosen)} problems)"
+        if loaded
+        else "cold pass, kept in memory (no profile file)"
+    )
     seconds, scores = _score(warm, task_ids, completions)
 
     by_id = {p.task_id: p for p in chosen}
