@@ -102,8 +102,9 @@ def _warm_scorer(
     scorer = RewardScorer(problems, config, runner=runner)
     scorer.execution.cache_size = 0  # every distinct completion runs on every pass
     store = scorer.execution.store
-    in_file = [p for p in problems if store.get(problem_key(p)) is not None]
-    missing = [p for p in problems if store.get(problem_key(p)) is None]
+    stored = {p.task_id: store.get(problem_key(p)) is not None for p in problems}
+    in_file = [p for p in problems if stored[p.task_id]]
+    missing = [p for p in problems if not stored[p.task_id]]
     if missing:  # not in a profile file: take the cold pass's, measured on this machine
         _profiles(scorer).update({p.task_id: _profiles(cold)[p.task_id] for p in missing})
     scorer.execution.profiles(in_file)  # loaded from the file, nothing measured
