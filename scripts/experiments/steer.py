@@ -30,8 +30,7 @@ from pathlib import Path
 
 from grpo4codegen.data import load_problems
 from grpo4codegen.demo import (
-    GRPO_BETA,
-    GRPO_LEARNING_RATE,
+    add_grpo_phase_arguments,
     grpo_flags,
     learner_problems,
     sample_and_score,
@@ -133,10 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "--eval-every", type=int, default=5, help="checkpoint (and sample) every N GRPO steps"
     )
     parser.add_argument("--samples", type=int, default=12, help="samples per problem at each checkpoint")
-    parser.add_argument("--learning-rate", type=float, default=GRPO_LEARNING_RATE, help="GRPO learning rate")
-    parser.add_argument(
-        "--beta", type=float, default=GRPO_BETA, help="GRPO KL coefficient to the warm start (TRL's beta)"
-    )
+    add_grpo_phase_arguments(parser)
     parser.add_argument(
         "--max-completion-length", type=int, default=224,
         help="tokens per sample (GRPO and evaluation); the longest mix answer is 160",

@@ -118,6 +118,14 @@ def grpo_flags(
     ]  # fmt: skip
 
 
+def add_grpo_phase_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--learning-rate` and `--beta` of the GRPO phase (the demo and the steering experiments)."""
+    parser.add_argument("--learning-rate", type=float, default=GRPO_LEARNING_RATE, help="GRPO learning rate")
+    parser.add_argument(
+        "--beta", type=float, default=GRPO_BETA, help="GRPO KL coefficient to the warm start (TRL's beta)"
+    )
+
+
 def sample_and_score(
     model_dir: str | Path,
     problems: list,
@@ -389,10 +397,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--grpo-steps", type=int, default=10, help="GRPO optimizer steps (4 problems x 8 samples each)"
     )
     p.add_argument("--samples", type=int, default=16, help="samples per problem before and after GRPO")
-    p.add_argument("--learning-rate", type=float, default=GRPO_LEARNING_RATE, help="GRPO learning rate")
-    p.add_argument(
-        "--beta", type=float, default=GRPO_BETA, help="GRPO KL coefficient to the warm start (TRL's beta)"
-    )
+    add_grpo_phase_arguments(p)
     p.add_argument(
         "--threads", type=int, default=1,
         help="torch CPU threads (1 leaves a core to the sandbox; 0 keeps torch's default)",
