@@ -343,3 +343,69 @@ def test_instruction_counter_opened_from_outside_with_a_stand_in(monkeypatch, ad
     assert header["kernel"]["instructions"] == 123_456
     children = [pid for pid in opened if pid]  # (the worker's own probe at start-up opens pid 0)
     assert len(children) == 1 and children[0] != os.getpid()  # on the child, from outside
+
+
+def _spin_or_sleep(body: str) -> str:
+    return f"import time\nclass Solution:\n    def add(self, a, b):\n{body}        return a + b\n"
+
+
+def test_time_limits_are_cpu_time_with_a_wall_clock_backstop(executor, add_problem):
+    """A test may use `time_s` of CPU, read from the kernel's clock of the child: computing past it
+    times out even within the old wall-clock slack; waiting (not computing) passes until the
+    wall-clock backstop, WALL_FACTOR times the limit."""
+    from grpo4codegen.sandbox.worker import FRAME_SLACK_S, WALL_FACTOR
+
+    limits = Limits(time_s=0.3, total_time_s=5.0)
+    spin = "        end = time.process_time() + 0.45\n        while time.process_time() < end:\n            pass\n"
+    r = executor.run(add_problem, _spin_or_sleep(spin), limits)
+    assert r.ok and [t.exec_outcome for t in r.tests] == [ExecOutcome.TIME_LIMIT_EXCEEDED] * 3
+    assert "CPU time" in r.tests[0].error
+    assert 0.45 < 0.3 + FRAME_SLACK_S  # (the old wall-clock rule would have let it pass)
+    r = executor.run(add_problem, _spin_or_sleep("        time.sleep(0.45)\n"), limits)
+    assert r.all_passed, [t.error for t in r.tests]
+    r = executor.run(add_problem, _spin_or_sleep("        time.sleep(30)\n"), limits)
+    assert [t.exec_outcome for t in r.tests] == [ExecOutcome.TIME_LIMIT_EXCEEDED] * 3
+    assert "wall-clock" in r.tests[0].error
+    assert r.wall_time < 0.3 * WALL_FACTOR + FRAME_SLACK_S + 3
+
+
+def test_total_time_limit_is_cpu_time(executor):
+    """The submission's total is CPU time too: many tests that each stay under the per-test limit
+    still time out once together they used `total_time_s` of CPU."""
+    many = make_problem("add", [f"assert candidate(a={k}, b=1) == {k + 1}" for k in range(12)], ADD_REFERENCE)
+    spin = "        end = time.process_time() + 0.1\n        while time.process_time() < end:\n            pass\n"
+    r = executor.run(many, _spin_or_sleep(spin), Limits(time_s=0.5, total_time_s=0.55))
+    outcomes = [t.exec_outcome for t in r.tests]
+    assert r.ok and ExecOutcome.TIME_LIMIT_EXCEEDED in outcomes and outcomes[0] is ExecOutcome.PASSED
+    assert 4 <= outcomes.index(ExecOutcome.TIME_LIMIT_EXCEEDED) <= 6
+
+
+def test_a_loaded_machine_slows_a_solution_without_failing_it(add_problem):
+    """Four busy processes (each its own session, as the child is: one scheduling group each) share the one core the pool runs on: the solution's wall time grows past
+    what the old wall-clock limit allowed, its verdicts do not change (the CPU time it needs is under
+    the limit)."""
+    import subprocess
+    import sys
+
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs sched_setaffinity")
+    core = min(os.sched_getaffinity(0))
+    saved = os.sched_getaffinity(0)
+    hog = "import os, sys\nos.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True:\n    pass\n"
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", hog, str(core)], start_new_session=True) for _ in range(4)
+    ]
+    try:
+        os.sched_setaffinity(0, {core})  # the pool's processes inherit it
+        spin = "        end = time.process_time() + 0.3\n        while time.process_time() < end:\n            pass\n"
+        with Executor(workers=1) as ex:
+            r = ex.run(add_problem, _spin_or_sleep(spin), Limits(time_s=0.5, total_time_s=5.0))
+    finally:
+        os.sched_setaffinity(0, saved)
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert r.all_passed, [t.error for t in r.tests]
+    from grpo4codegen.sandbox.worker import FRAME_SLACK_S
+
+    assert max(t.time_consumed for t in r.tests) > 0.5 + FRAME_SLACK_S  # past the old wall-clock limit

@@ -4,9 +4,15 @@ Started as a fresh interpreter by the executor (never forked from it, so it hold
 it warms up, then splits in two (`main`):
 
 * the supervisor (forked once) talks to the executor with `protocol` frames: it reads each job,
-  enforces time limits from outside the child (reading which test runs since when from the shared
-  progress page), reads the kernel's figures, and passes the children's value payloads through
-  undecoded; verdicts are decided by the executor. It never forks a child itself.
+  enforces time limits from outside the child (reading which test runs from the shared progress
+  page, and the CPU time it has used from the kernel's clock of the child), reads the kernel's
+  figures, and passes the children's value payloads through undecoded; verdicts are decided by the
+  executor. It never forks a child itself.
+
+Time limits are CPU time, as judges count them: `time_s` of CPU per test, `total_time_s` per
+submission, read from the kernel's clock of the child (all its threads), so a loaded machine slows a
+solution down without failing it. The wall clock is only a backstop, WALL_FACTOR times as long, for
+code that waits instead of computing.
 * the worker process proper, the forker, stays as warm-up left it: it forks each child when the
   supervisor asks (`RemoteSpawner`), handing it its job in a memory file, and reaps it. It never reads
   a job, a result or an error text, so a child, which inherits the forker's memory, holds nothing of
@@ -50,7 +56,13 @@ WARM_MODULES = (
     "fractions decimal copy statistics array dataclasses enum"
 ).split()
 SETUP_ALLOWANCE_S = 5.0  # loading the solution (imports, module-level code) on top of the per-test limit
-FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit
+FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit (wall clock only)
+#: the wall-clock backstop of the CPU-time limits: a test (or submission) may take this many times its
+#: CPU limit in wall time, time spent waiting for a core on a loaded machine included
+WALL_FACTOR = 3.0
+#: while a test runs, the worker looks at the progress page this often, so that it reads the child's
+#: CPU clock near the start of each test (the CPU used before it looks is not counted: at most this)
+CPU_POLL_S = 0.01
 #: while the solution loads (no message marks its end), the worker looks at the progress page this often
 LOADING_POLL_S = 0.05
 #: the traced (memory/steps) run of a test may take this many times the per-test limit: tracemalloc
@@ -90,6 +102,11 @@ class _ChildState:
         # the last valid state of the progress page, and its rank (phase, position in `order`)
         self.page: tuple[int, int, float] = (-1, protocol.PHASE_SETUP, forked_at)
         self.rank = (protocol.PHASE_SETUP, -1)
+        # the unit of work the per-test CPU limit applies to (a test the page shows running, or the
+        # wait after a reported one), and the child's CPU clock when the worker first saw it
+        self.mark: tuple[int, bool] | None = None
+        self.mark_cpu = 0.0
+        self.timeout_why = "time limit exceeded"
 
     def pending(self, test: int) -> bool:
         """Is `test` one this child still owes a result for?"""
@@ -104,7 +121,8 @@ class Worker:
         self.child_layers: dict[str, str] = {}
         self.seccomp_filter: seccomp.PreparedFilter | None = None
         self.page = protocol.new_progress_page()
-        self._deadline = 0.0  # when the timed run's total time is spent
+        self._deadline = 0.0  # the wall-clock backstop of the timed run's total
+        self._cpu_budget = 0.0  # the timed run's total CPU seconds (more after a rerun allowance)
         self._trace_deadline = 0.0  # when the traced runs' budget is spent
         self._cpu, self._memory, self._instructions, self._wall = 0.0, 0, 0, 0.0  # kernel figures
         self._measured = self._counted = False
@@ -165,7 +183,8 @@ class Worker:
         n = len(job["tests"])
         self._raw_job = raw
         results: list[Any] = [None] * n  # per test: a dict, or (metrics dict, value payload)
-        self._deadline = time.monotonic() + job["total_time_s"]
+        self._deadline = time.monotonic() + job["total_time_s"] * WALL_FACTOR
+        self._cpu_budget = job["total_time_s"]
         self._rerun_granted = False
         self._cpu, self._memory, self._instructions, self._wall = 0.0, 0, 0, 0.0
         self._measured = self._counted = False
@@ -173,7 +192,8 @@ class Worker:
         order = list(range(n))
         children = 0
         while order:
-            if children and time.monotonic() >= self._deadline:  # crashes used up the total time
+            if children and (time.monotonic() >= self._deadline or self._cpu >= self._cpu_budget):
+                # crashes used up the total time
                 _fail(results, order, "TIME_LIMIT_EXCEEDED", "total time limit exceeded")
                 break
             order = self._run_child(job, order, results, traced=False)
@@ -330,11 +350,38 @@ class Worker:
             deadline = st.begun_at + SETUP_ALLOWANCE_S + per_test
         elif st.pending(test) and st.traced:
             deadline = started + job["time_s"] * TRACE_BUDGET_FACTOR + FRAME_SLACK_S
-        elif st.pending(test):
-            deadline = started + per_test
-        else:  # between tests: the page still shows one already reported
+        elif st.traced:  # between tests: the page still shows one already reported
             deadline = st.heard_at + per_test
+        else:
+            return self._cpu_deadline(job, st, test)
         return min(deadline, total)
+
+    def _cpu_deadline(self, job: dict[str, Any], st: _ChildState, test: int) -> float:
+        """The timed child's next deadline: when its current test (or the wait after a reported one:
+        a page the candidate stops updating only makes that longer) will have used `time_s` of CPU,
+        or the submission `total_time_s`, by the kernel's clock of the child; the wall-clock backstop
+        allows WALL_FACTOR times the per-test limit. Never later than the wall-clock total."""
+        now = time.monotonic()
+        pending = st.pending(test)
+        since = st.page[2] if pending else st.heard_at
+        wall = min(since + job["time_s"] * WALL_FACTOR + FRAME_SLACK_S, self._deadline)
+        cpu = _child_cpu(st.pid)
+        if cpu is None:  # it exited: the pipe closes (or the wall clock ends the wait)
+            return wall
+        key = (test, pending)
+        if key != st.mark:  # first seen now: the CPU it used before this is not counted
+            st.mark, st.mark_cpu = key, cpu
+        test_left = job["time_s"] - (cpu - st.mark_cpu)
+        total_left = self._cpu_budget - self._cpu - max(cpu - st.setup_cpu, 0.0)
+        left = min(test_left, total_left)
+        if left <= 0:
+            used = "total " if total_left <= test_left else ""
+            st.timeout_why = f"time limit exceeded ({used}CPU time)"
+            return now
+        if now + left >= wall:
+            st.timeout_why = "wall-clock time limit exceeded (the solution waited rather than computed)"
+            return wall
+        return now + left
 
     def _collect(self, job: dict[str, Any], fd: int, st: _ChildState, results: list) -> list[int]:
         buf = bytearray()
@@ -346,6 +393,8 @@ class Worker:
             wait = deadline - time.monotonic()
             if st.begun and st.page[1] < protocol.PHASE_CALL:  # loading: look for the first test now and then
                 wait = min(wait, LOADING_POLL_S)
+            elif st.begun and not st.traced:  # see each test start, to read the CPU clock near it
+                wait = min(wait, CPU_POLL_S)
             if not select.select([fd], [], [], max(wait, 0.0))[0]:
                 deadline = self._child_deadline(job, st)
                 if deadline is None:
@@ -501,7 +550,7 @@ class Worker:
             self._discarded += len(st.order) - st.next
             return []
         calling = st.page[1] == protocol.PHASE_CALL
-        reason = "time limit exceeded" if calling else "time limit exceeded while loading the solution"
+        reason = st.timeout_why if calling else "time limit exceeded while loading the solution"
         _fail(results, st.order[at:], "TIME_LIMIT_EXCEEDED", reason)
         return self._rerun(job, st.order[st.next : at], results)
 
@@ -532,8 +581,9 @@ class Worker:
             return []
         self._rerun_granted = True
         if job is not None:
-            allowance = SETUP_ALLOWANCE_S + job["time_s"] + FRAME_SLACK_S
+            allowance = SETUP_ALLOWANCE_S + job["time_s"] * WALL_FACTOR + FRAME_SLACK_S
             self._deadline = max(self._deadline, time.monotonic() + allowance)
+            self._cpu_budget = max(self._cpu_budget, self._cpu + job["time_s"] * len(lost))
         return lost
 
     @staticmethod
@@ -544,11 +594,21 @@ class Worker:
         return job.get("traced_tests") is None or index in job["traced_tests"]
 
 
+def _child_cpu(pid: int) -> float | None:
+    """The CPU seconds a live child (all its threads) has used, by the kernel's clock; None once gone."""
+    try:
+        return time.clock_gettime(((~pid) << 3) | 2)  # CPUCLOCK_SCHED of process `pid`
+    except OSError:
+        return None
+
+
 def _measure_alive(st: _ChildState) -> bool:
     """Read a child's CPU time (its process CPU clock) and peak RSS (/proc) while it is still alive,
     so that it need not be reaped before the reply. False where that fails (it already exited)."""
     try:
-        cpu = time.clock_gettime(((~st.pid) << 3) | 2)  # the kernel's CPUCLOCK_SCHED clock of `pid`
+        cpu = _child_cpu(st.pid)
+        if cpu is None:
+            return False
         fd = os.open(f"/proc/{st.pid}/status", os.O_RDONLY)
         try:
             text = os.read(fd, 16384)
@@ -565,7 +625,7 @@ def _measure_alive(st: _ChildState) -> bool:
 def job_seconds_bound(time_s: float, total_time_s: float, traced: bool) -> float:
     """The longest a worker may take over one job: the timed run, one re-run allowance, the traced
     runs' budget, and our own setup of the children; the executor's watchdog waits this long."""
-    timed = total_time_s + time_s + FRAME_SLACK_S + 3 * SETUP_ALLOWANCE_S
+    timed = (total_time_s + time_s) * WALL_FACTOR + FRAME_SLACK_S + 3 * SETUP_ALLOWANCE_S
     return timed + (total_time_s * TRACE_BUDGET_FACTOR + SETUP_ALLOWANCE_S if traced else 0.0)
 
 
@@ -772,7 +832,10 @@ def serve(worker: Worker, in_fd: int, out_fd: int) -> None:
         except SandboxSetupError as e:
             reply, tail = {"id": job.get("id"), "infra_error": f"sandbox setup failed: {e}"}, b""
         protocol.write_frame(out_fd, reply, tail)
-        worker.cleanup()
+        try:
+            worker.cleanup()
+        except RuntimeError:  # the forker is gone: the pool is closing (or lost this worker)
+            return
 
 
 def main() -> None:
