@@ -409,3 +409,18 @@ def test_a_loaded_machine_slows_a_solution_without_failing_it(add_problem):
     from grpo4codegen.sandbox.worker import FRAME_SLACK_S
 
     assert max(t.time_consumed for t in r.tests) > 0.5 + FRAME_SLACK_S  # past the old wall-clock limit
+
+
+def test_bench_sandbox_reports_its_figures(capsys):
+    """`bench sandbox` on a few built-in problems, without the slow runs: the target figures come out
+    as numbers, the skipped runs as null, and every configuration passes every test."""
+    import json
+
+    from grpo4codegen.cli import main
+
+    argv = ["bench", "sandbox", "--dataset", "builtin", "--limit", "3"]
+    assert main([*argv, "--skip-process-per-test", "--skip-metrics"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["problems"] == 3 and summary["passed"]["ours"] == summary["passed"]["floor"] == summary["tests"]
+    assert summary["floor_over_ours"] > 0 and math.isfinite(summary["overhead_ms_per_submission"])
+    assert summary["speedup_vs_process_per_test"] is None and summary["floor_over_ours_metrics"] is None

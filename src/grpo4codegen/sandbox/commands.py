@@ -194,6 +194,7 @@ def _bench(args: argparse.Namespace) -> int:
         limit=args.limit,
         workers=args.workers,
         skip_baseline=args.skip_process_per_test,
+        skip_metrics=args.skip_metrics,
     )
 
 
@@ -235,6 +236,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N problems only")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--skip-process-per-test", action="store_true", help="skip the slow baseline")
+    p.add_argument(
+        "--skip-metrics",
+        action="store_true",
+        help="skip (1m) and (1r), the runs with metrics (informative; the targets use (1), (2) and (3))",
+    )
     p.set_defaults(handler=_bench)
     p = bench_sub.add_parser(
         "stability", help="the same solutions run N times: outcome, memory, steps, time spread"

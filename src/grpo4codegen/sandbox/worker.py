@@ -831,7 +831,10 @@ def serve(worker: Worker, in_fd: int, out_fd: int) -> None:
             reply, tail = worker.run_job(job, raw)
         except SandboxSetupError as e:
             reply, tail = {"id": job.get("id"), "infra_error": f"sandbox setup failed: {e}"}, b""
-        protocol.write_frame(out_fd, reply, tail)
+        try:
+            protocol.write_frame(out_fd, reply, tail)
+        except BrokenPipeError:  # the executor closed the pool while this job ran
+            return
         try:
             worker.cleanup()
         except RuntimeError:  # the forker is gone: the pool is closing (or lost this worker)
