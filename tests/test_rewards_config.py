@@ -227,6 +227,6 @@ def test_rewards_repeat_reports_spread_and_verdict_flips(
     argv = ["rewards", "--dataset", "builtin", "--task-ids", problem.task_id, "--completions", str(path)]
     assert main([*argv, "--repeat", "2", "--json", "--reward_dimensions", "correctness", "efficiency"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["repeat"] == 2 and summary["verdict_flips"] == 0
+    assert summary["repeat"] == 2 and summary["verdict_flips"] == 0 and summary["verdict_flip_details"] == []
     assert summary["correctness_std_max"] == 0.0
     assert 0.0 <= summary["efficiency_std_max_steady_verdicts"] <= summary["efficiency_std_max"]

@@ -121,6 +121,10 @@ def _repeat_std(
     flipped = {i for i in range(len(task_ids)) if len({_outcomes(r[i]) for r in runs}) > 1}
     out["verdict_flips"] = len(flipped)
     out["verdict_flip_task_ids"] = sorted({task_ids[i] for i in flipped})
+    out["verdict_flip_details"] = [
+        {"index": i, "task_id": task_ids[i], "runs": [_outcome_summary(r[i]) for r in runs]}
+        for i in sorted(flipped)
+    ]
     for d in config.reward_dimensions:
         stds, kept = [], []
         for i in range(len(task_ids)):
@@ -136,6 +140,18 @@ def _repeat_std(
             worst = max(range(len(stds)), key=stds.__getitem__)
             out[f"{d}_std_worst"] = {"index": kept[worst], "task_id": task_ids[kept[worst]]}
     return out
+
+
+def _outcome_summary(score: CompletionScore) -> dict[str, Any] | None:
+    """One run of a completion: how many tests ended how, and the first failure's error text."""
+    result = score.execution.result if score.execution else None
+    if result is None:
+        return None
+    counts: dict[str, int] = {}
+    for t in result.tests:
+        counts[t.exec_outcome.value] = counts.get(t.exec_outcome.value, 0) + 1
+    first = next((t for t in result.tests if not t.passed), None)
+    return {"outcomes": counts, "first_error": None if first is None else (first.error or "")[:200]}
 
 
 def _outcomes(score: CompletionScore) -> tuple[str, ...] | None:
