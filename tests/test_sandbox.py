@@ -421,6 +421,9 @@ def test_bench_sandbox_reports_its_figures(capsys):
     argv = ["bench", "sandbox", "--dataset", "builtin", "--limit", "3"]
     assert main([*argv, "--skip-process-per-test", "--skip-metrics"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["problems"] == 3 and summary["passed"]["ours"] == summary["passed"]["floor"] == summary["tests"]
+    assert (
+        summary["problems"] == 3
+        and summary["passed"]["ours"] == summary["passed"]["floor"] == summary["tests"]
+    )
     assert summary["floor_over_ours"] > 0 and math.isfinite(summary["overhead_ms_per_submission"])
     assert summary["speedup_vs_process_per_test"] is None and summary["floor_over_ours_metrics"] is None

@@ -421,17 +421,14 @@ PAGE_ATTACKS = {
 
 @pytest.mark.parametrize("attack", sorted(PAGE_ATTACKS))
 def test_forging_the_progress_page(executor, add_problem, attack):
-    """The page is the candidate's claim after BEGIN: moving it backwards, into the future, out of the
-    test order, to NaN or garbage fails the candidate's test (or lets it time out); it never crashes
+    """The page is the candidate's claim after BEGIN: a page moved backwards, into the future, out of
+    the test order, to NaN or garbage is ignored, so the candidate's test times out; it never crashes
     the worker, never turns into an infrastructure failure, never extends the limits."""
     # (after a moment: the worker has seen the first test start; see the next test for the other case)
     code = solution("time.sleep(0.2)\n" + PAGE_ATTACKS[attack] + "\nwhile True:\n    pass\n", find_page())
     r = executor.run(add_problem, code, Limits(time_s=0.5, total_time_s=5.0, memory_mb=256))
     assert r.ok, r.infra_error
-    if attack in ("nan", "inf", "garbage"):  # unreadable: the page did not move, so the test times out
-        assert outcomes(r) == ["TIME_LIMIT_EXCEEDED"] * 3
-    else:
-        assert outcomes(r) == ["RUNTIME_ERROR"] * 3 and "progress page" in r.tests[0].error
+    assert outcomes(r) == ["TIME_LIMIT_EXCEEDED"] * 3 and "CPU time" in r.tests[0].error
     assert r.wall_time < 3.5  # one test's limit at most, never the total
 
 
@@ -445,8 +442,7 @@ def test_forging_the_progress_page_before_the_first_test_is_seen(executor, add_p
     code = solution(PAGE_ATTACKS[attack] + "\nwhile True:\n    pass\n", find_page())
     r = executor.run(add_problem, code, Limits(time_s=0.5, total_time_s=30.0, memory_mb=256))
     assert r.ok and "PASSED" not in outcomes(r)
-    # (tampering is caught if the worker happened to read the page in between; else the test times out)
-    assert outcomes(r) == ["TIME_LIMIT_EXCEEDED"] * 3 or "progress page" in r.tests[0].error
+    assert outcomes(r) == ["TIME_LIMIT_EXCEEDED"] * 3
     assert r.wall_time < SETUP_ALLOWANCE_S + 0.5 + FRAME_SLACK_S + 1.5
 
 
@@ -466,7 +462,10 @@ def test_moving_the_progress_page_forward_cannot_outlast_the_total(executor):
 
 def test_rebinding_the_progress_clock(executor, add_problem):
     """The clock the child stamps the page with is rebound before the first test, which then spins:
-    a start at 0, in the future or NaN fails the candidate; it never extends its limit."""
+    a start at 0, in the future or NaN is ignored, so the page still shows the solution loading: the
+    test times out within the loading allowance, never later."""
+    from grpo4codegen.sandbox.worker import FRAME_SLACK_S, SETUP_ALLOWANCE_S
+
     for clock in ("lambda: 0.0", "lambda: real() + 1000", "lambda: float('nan')"):
         code = (
             "from grpo4codegen.sandbox import protocol\n"
@@ -474,8 +473,9 @@ def test_rebinding_the_progress_clock(executor, add_problem):
             + solution("while True:\n    pass\n")
         )
         r = executor.run(add_problem, code, Limits(time_s=0.5, total_time_s=5.0))
-        assert r.ok and "PASSED" not in outcomes(r), (clock, outcomes(r))
-        assert r.wall_time < 3.5
+        # (a NaN start breaks the harness's own page write in the child: its runtime error)
+        assert r.ok and set(outcomes(r)) <= {"TIME_LIMIT_EXCEEDED", "RUNTIME_ERROR"}, (clock, outcomes(r))
+        assert r.wall_time < SETUP_ALLOWANCE_S + 0.5 + FRAME_SLACK_S + 1.5
 
 
 def test_patching_the_job_in_the_child_changes_no_limit(executor, add_problem):
