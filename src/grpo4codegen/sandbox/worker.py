@@ -356,8 +356,9 @@ class Worker:
         return min(deadline, total)
 
     def _cpu_deadline(self, job: dict[str, Any], st: _ChildState, test: int) -> float:
-        """The timed child's next deadline: when its current test (or the wait after a reported one:
-        a page the candidate stops updating only makes that longer) will have used `time_s` of CPU,
+        """The timed child's next deadline: when its current test (or the wait after a reported one; a
+        page the candidate stops updating only makes that stricter, as the CPU of every later test
+        counts against it) will have used `time_s` of CPU,
         or the submission `total_time_s`, by the kernel's clock of the child; the wall-clock backstop
         allows WALL_FACTOR times the per-test limit. Never later than the wall-clock total."""
         now = time.monotonic()
