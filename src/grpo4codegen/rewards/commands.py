@@ -13,6 +13,7 @@ from ..data.commands import add_dataset_args, problems_from_args
 from ..data.problems import Problem
 from ..errors import UserError
 from .config import RewardConfig, add_reward_arguments, reward_config_from_args
+from .execution import summarise
 from .scorer import CompletionScore, RewardScorer
 
 __all__ = ["add_reward_args", "reward_config_from_args", "register"]
@@ -147,11 +148,11 @@ def _outcome_summary(score: CompletionScore) -> dict[str, Any] | None:
     result = score.execution.result if score.execution else None
     if result is None:
         return None
-    counts: dict[str, int] = {}
-    for t in result.tests:
-        counts[t.exec_outcome.value] = counts.get(t.exec_outcome.value, 0) + 1
     first = next((t for t in result.tests if not t.passed), None)
-    return {"outcomes": counts, "first_error": None if first is None else (first.error or "")[:200]}
+    return {
+        "outcomes": summarise([score.execution]),  # type: ignore[list-item]
+        "first_error": None if first is None else (first.error or "")[:200],
+    }
 
 
 def _outcomes(score: CompletionScore) -> tuple[str, ...] | None:
