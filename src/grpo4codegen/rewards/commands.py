@@ -69,6 +69,7 @@ def _rewards(args: argparse.Namespace) -> int:
     scores = scorer.score(task_ids, completions, weights=weights)
     scorer.close()
     summary = _summary(scores, config, weights or (config.weights() if config.reward_dimensions else {}))
+    summary["retimed"] = scorer.execution.retimed
     if args.repeat > 1:
         summary.update(_repeat_std(problems, config, task_ids, completions, args.repeat))
     if args.output:
@@ -111,11 +112,13 @@ def _repeat_std(
     """Score the same completions n times, each with a fresh scorer (fresh executions; fresh reference
     profiles unless --profiles_path gives precomputed ones)."""
     runs = []
+    retimed = []
     for _ in range(n):
         scorer = RewardScorer(problems, config)
         runs.append(scorer.dimension_scores(task_ids, completions))
+        retimed.append(scorer.execution.retimed)
         scorer.close()
-    out: dict[str, Any] = {"repeat": n}
+    out: dict[str, Any] = {"repeat": n, "retimed_per_repeat": retimed}
     # completions whose verdicts changed between runs (a test near its time limit): every quality
     # dimension of such code flips with it (0 unless all tests pass), which is verdict noise, not
     # measurement noise of the dimension; reported apart, and each spread also without them

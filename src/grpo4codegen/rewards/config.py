@@ -154,6 +154,13 @@ class RewardConfig:
     reference_repeats: int = field(
         default=3, metadata={"help": "Timed runs of each reference solution; its figures are their median."}
     )
+    efficiency_retimes: int = field(
+        default=1,
+        metadata={
+            "help": "Extra timed runs for a completion that passes every test but looks slower than the "
+            "reference beyond the noise band; it keeps its lowest figures (0: one run only)."
+        },
+    )
     execution_cache_size: int = field(
         default=20_000, metadata={"help": "Distinct (problem, code) execution results kept (LRU)."}
     )
@@ -189,6 +196,8 @@ class RewardConfig:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise UserError(f"--{name} must be positive, got {getattr(self, name)!r}")
+        if self.efficiency_retimes < 0:
+            raise UserError(f"--efficiency_retimes must be 0 or more, got {self.efficiency_retimes!r}")
         if self.execution_cache_size < 1 or (self.sandbox_workers is not None and self.sandbox_workers < 1):
             raise UserError("--execution_cache_size and --sandbox_workers must be at least 1")
         if not 0.0 <= self.judge_weight <= 1.0:

@@ -21,6 +21,9 @@ figure is validated first (a real, finite, non-negative number); an invalid one 
 turned into 1.0 or an exception. Without a trusted figure (an executor that measures
 none, or no usable reference) efficiency is None: not measured, never the candidate's fault.
 
+A passing candidate whose first run lands outside the noise band is timed again (`retimes`) and keeps
+its lowest figures: contention only ever adds CPU time, so a single slow draw is not scored as slow code.
+
 Code that fails a test gets efficiency 0 (and `aggregate.gate_quality` says the same for every
 quality dimension): skipping a heavy input cannot buy speed.
 
@@ -165,6 +168,7 @@ class ExecutionRewards:
         cache_size: int = 20_000,
         profiles_path: str | None = None,
         trace_claims: bool = False,
+        retimes: int = 1,
     ) -> None:
         self.runner = runner
         self.base_limits = base_limits or Limits(time_s=1.0, total_time_s=20.0)
@@ -173,6 +177,9 @@ class ExecutionRewards:
         self.traced_tests = traced_tests
         self.cache_size = cache_size
         self.trace_claims = trace_claims
+        self.retimes = retimes
+        #: timed runs spent confirming a slow figure (`_retime`)
+        self.retimed = 0
         self._cache: OrderedDict[tuple[str, str], ExecutionResult] = OrderedDict()
         self._profiles: dict[str, ReferenceProfile] = {}
         #: task_id -> (failed attempts, monotonic time before which no retry is made)
@@ -329,6 +336,8 @@ class ExecutionRewards:
                     todo[key] = Submission(problem, key[1], self.candidate_limits(profile.limits))
         if todo:
             results = self.runner.run_many(list(todo.values()))
+            by_task = {p.task_id: prof for p, prof in zip(problems, profiles, strict=True)}
+            results = self._retime(list(todo.values()), results, [by_task[k[0]] for k in todo])
             with self._lock:
                 for key, result in zip(todo, results, strict=True):
                     held[key] = result
@@ -341,6 +350,33 @@ class ExecutionRewards:
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return [None if key is None else held[key] for key in keys]
+
+    def _retime(
+        self, submissions: list[Submission], results: list[ExecutionResult], profiles: list[ReferenceProfile]
+    ) -> list[ExecutionResult]:
+        """Time again, up to `retimes` more runs each, the results that pass every test but whose trusted
+        figures land outside the noise band; each keeps its lowest figure per metric.
+
+        Contention for a shared core, cache or memory bus only ever adds CPU time, and on a busy host
+        it adds a lot: the same loop varies 2x from one half-second to the next on the 2-core VM this
+        was built on. The reference's figure is a median of repeats; a single candidate run that
+        drew a slow moment would be scored as slower code. A second run decides only figures that
+        already cost the candidate something, so it costs time only for passing, slower-looking code
+        (at most its own run again) and can only raise a score, never lower it. The verdict stays
+        the first run's; a retimed run that does not pass every test (flaky code) contributes nothing.
+        """
+        results = list(results)
+        pending = [i for i, r in enumerate(results) if _out_of_band(r, profiles[i])]
+        for _ in range(self.retimes):
+            if not pending:
+                break
+            again = self.runner.run_many([submissions[i] for i in pending])
+            self.retimed += len(pending)
+            for i, rerun in zip(pending, again, strict=True):
+                if rerun.ok and rerun.all_passed and len(rerun.tests) == len(results[i].tests):
+                    results[i] = _fastest(results[i], rerun)
+            pending = [i for i in pending if _out_of_band(results[i], profiles[i])]
+        return results
 
     def candidate_limits(self, limits: Limits) -> Limits:
         """A candidate's limits: without `trace_claims`, no traced run (its figures are claims, never
@@ -400,6 +436,25 @@ def _score(result: ExecutionResult | None, profile: ReferenceProfile) -> Executi
         return ExecutionScore(result, correctness, 0.0, 0.0)
     efficiency, ratios = efficiency_score(result, profile)
     return ExecutionScore(result, correctness, 1.0, efficiency, ratios)
+
+
+def _out_of_band(result: ExecutionResult, profile: ReferenceProfile) -> bool:
+    """Whether a result that passes every test has a trusted figure scored below 1 (slower than the
+    reference by more than the noise band)."""
+    if not result.ok or not result.all_passed:
+        return False
+    efficiency, parts = efficiency_score(result, profile)
+    return efficiency is not None and any(parts.get(m, 1.0) < 1.0 for m in TRUSTED_FIELDS)
+
+
+def _fastest(first: ExecutionResult, other: ExecutionResult) -> ExecutionResult:
+    """`first` (its verdicts and detail) with the lower of each trusted figure of the two runs."""
+    low = {}
+    for name in TRUSTED_FIELDS.values():
+        figures = [v for v in (getattr(first, name), getattr(other, name)) if valid_figure(v) is not None]
+        if figures:
+            low[name] = min(figures)
+    return replace(first, **low)
 
 
 def _ratio_score(ref: float, cand: float, eps: float, band: float = 0.0) -> float:

@@ -93,6 +93,7 @@ class RewardScorer:
             cache_size=config.execution_cache_size,
             profiles_path=config.profiles_path,
             trace_claims=config.trace_claims,
+            retimes=config.efficiency_retimes,
         )
         self.judge = (
             CommentJudge(config.judge) if config.judge and "comment" in config.reward_dimensions else None

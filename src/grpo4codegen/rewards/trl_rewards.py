@@ -46,6 +46,7 @@ class TrlRewardAdapter:
         self._scores: list[CompletionScore] = []
         self._last_call: float | None = None
         self.infra_failures = 0
+        self._retimed_logged = 0
 
     # -- wiring -----------------------------------------------------------------------------------
     def reward_funcs(self) -> list[Callable[..., list[float | None]]]:
@@ -120,6 +121,9 @@ class TrlRewardAdapter:
         for outcome, count in summarise([s.execution for s in scores if s.execution]).items():
             log_metric(f"exec/{outcome}", float(count))
         log_metric("exec/infra_failures", float(failures))
+        retimed = self.scorer.execution.retimed
+        log_metric("exec/retimed", float(retimed - self._retimed_logged))  # extra timed runs this batch
+        self._retimed_logged = retimed
         strict = [s.dimensions.get("correctness_strict") for s in scores]
         strict = [v for v in strict if v is not None]
         if strict:
