@@ -155,10 +155,11 @@ class RewardConfig:
         default=3, metadata={"help": "Timed runs of each reference solution; its figures are their median."}
     )
     efficiency_retimes: int = field(
-        default=1,
+        default=2,
         metadata={
-            "help": "Extra timed runs for a completion that passes every test but looks slower than the "
-            "reference beyond the noise band; it keeps its lowest figures (0: one run only)."
+            "help": "Extra timed runs (run together, after the batch) for a completion that passes every "
+            "test but looks slower than the reference beyond the noise band; it keeps its lowest "
+            "figures (0: one run only)."
         },
     )
     execution_cache_size: int = field(

@@ -21,8 +21,8 @@ figure is validated first (a real, finite, non-negative number); an invalid one 
 turned into 1.0 or an exception. Without a trusted figure (an executor that measures
 none, or no usable reference) efficiency is None: not measured, never the candidate's fault.
 
-A passing candidate whose first run lands outside the noise band is timed again (`retimes`) and keeps
-its lowest figures: contention only ever adds CPU time, so a single slow draw is not scored as slow code.
+A passing candidate whose first run lands outside the noise band is timed `retimes` more times and
+keeps its lowest figures: contention only ever adds CPU time, so a single slow draw is not scored as slow code.
 
 Code that fails a test gets efficiency 0 (and `aggregate.gate_quality` says the same for every
 quality dimension): skipping a heavy input cannot buy speed.
@@ -168,7 +168,7 @@ class ExecutionRewards:
         cache_size: int = 20_000,
         profiles_path: str | None = None,
         trace_claims: bool = False,
-        retimes: int = 1,
+        retimes: int = 2,
     ) -> None:
         self.runner = runner
         self.base_limits = base_limits or Limits(time_s=1.0, total_time_s=20.0)
@@ -354,28 +354,28 @@ class ExecutionRewards:
     def _retime(
         self, submissions: list[Submission], results: list[ExecutionResult], profiles: list[ReferenceProfile]
     ) -> list[ExecutionResult]:
-        """Time again, up to `retimes` more runs each, the results that pass every test but whose trusted
+        """Time again, `retimes` more runs each, the results that pass every test but whose trusted
         figures land outside the noise band; each keeps its lowest figure per metric.
 
         Contention for a shared core, cache or memory bus only ever adds CPU time, and on a busy host
         it adds a lot: the same loop varies 2x from one half-second to the next on the 2-core VM this
-        was built on. The reference's figure is a median of repeats; a single candidate run that
-        drew a slow moment would be scored as slower code. A second run decides only figures that
-        already cost the candidate something, so it costs time only for passing, slower-looking code
-        (at most its own run again) and can only raise a score, never lower it. The verdict stays
-        the first run's; a retimed run that does not pass every test (flaky code) contributes nothing.
+        was built on, and a 20 s run varies by 10-20%. The reference's figure is a median of repeats; a
+        single candidate run that drew a slow moment would be scored as slower code. The extra runs
+        go out as one wave, when the batch's first runs are done and workers are free, so they add
+        the wall time of one run; they cost only passing code that looks slower than the reference
+        and can only raise its score. The verdict stays the first run's; an extra run that does not
+        pass every test (flaky code) contributes nothing.
         """
         results = list(results)
         pending = [i for i, r in enumerate(results) if _out_of_band(r, profiles[i])]
-        for _ in range(self.retimes):
-            if not pending:
-                break
-            again = self.runner.run_many([submissions[i] for i in pending])
-            self.retimed += len(pending)
-            for i, rerun in zip(pending, again, strict=True):
-                if rerun.ok and rerun.all_passed and len(rerun.tests) == len(results[i].tests):
-                    results[i] = _fastest(results[i], rerun)
-            pending = [i for i in pending if _out_of_band(results[i], profiles[i])]
+        if not pending or self.retimes < 1:
+            return results
+        again = self.runner.run_many([submissions[i] for i in pending for _ in range(self.retimes)])
+        self.retimed += len(again)
+        for k, rerun in enumerate(again):
+            i = pending[k // self.retimes]
+            if rerun.ok and rerun.all_passed and len(rerun.tests) == len(results[i].tests):
+                results[i] = _fastest(results[i], rerun)
         return results
 
     def candidate_limits(self, limits: Limits) -> Limits:
