@@ -189,7 +189,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_reward_benchmark
 
-    config = RewardConfig()
+    config = (
+        RewardConfig()
+        if args.efficiency_retimes is None
+        else RewardConfig(efficiency_retimes=args.efficiency_retimes)
+    )
     if args.profiles:
         if not hasattr(config, "profiles_path"):
             raise UserError("--profiles: this build cannot load a reference profile file")
@@ -282,4 +286,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", default=None, help="Ray cluster (default: start a local runtime)")
     p.add_argument("--rounds", type=int, default=2, help="alternating Ray/embedded passes (--backend ray)")
     p.add_argument("--profiles", default=None, help="reference profile file for the warm passes")
+    p.add_argument(
+        "--efficiency-retimes",
+        type=int,
+        default=None,
+        help="extra timed runs of slow-looking passing code (default: the reward configuration's)",
+    )
     p.set_defaults(handler=_bench)
