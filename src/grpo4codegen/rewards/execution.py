@@ -371,7 +371,8 @@ class ExecutionRewards:
         if not pending or self.retimes < 1:
             return results
         again = self.runner.run_many([submissions[i] for i in pending for _ in range(self.retimes)])
-        self.retimed += len(again)
+        with self._lock:  # batches may be scored from several threads
+            self.retimed += len(again)
         for k, rerun in enumerate(again):
             i = pending[k // self.retimes]
             if rerun.ok and rerun.all_passed and len(rerun.tests) == len(results[i].tests):
