@@ -92,6 +92,9 @@ def run_ours(
     subs = [Submission(p, p.reference_solution, lim) for p, lim in zip(problems, per_problem, strict=True)]
     with Executor(workers=workers, limits=per_problem[0]) as executor:
         executor.run(problems[0], problems[0].reference_solution)  # start the pool outside the timing
+        # each problem's tests encoded outside the timing, as the floor's are: a per-problem cost (once
+        # per GRPO group), not a per-submission one
+        executor.prepare(problems)
         t0 = time.perf_counter()
         results = executor.run_many(subs)
         wall = time.perf_counter() - t0

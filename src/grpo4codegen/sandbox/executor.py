@@ -233,6 +233,12 @@ class Executor:
             results.append(result)
         return results
 
+    def prepare(self, problems: Sequence[Problem]) -> None:
+        """Encode these problems' test inputs and expected values now, rather than at each problem's
+        first submission (they are kept for the pool's 4,096 most recent problems)."""
+        for problem in problems:
+            self._prepare(problem)
+
     def run_stdio(
         self, code: str, cases: list[tuple[str, str]], limits: Limits | None = None
     ) -> ExecutionResult:
