@@ -235,6 +235,19 @@ def test_matching_untrusted_shapes_never_raises():
     assert not matches({"x": 1, "y": 2}, {"x": 1, "y": 2} | {"z": 3})
     assert not matches([{"a": 1, "b": 2}], [{"a": 1}])
     assert not matches({"__set__": [1]}, [1])
+    assert not matches(10**400, 2.5) and not matches([10**400], [1e308])  # no OverflowError
+
+
+def test_only_an_expected_float_gets_a_tolerance():
+    # an int answer is given exactly: as an int, or a float holding exactly that integer
+    assert matches(6.0, 6) and matches([2.0, 3], [2, 3])
+    assert not matches(6.000009, 6) and not matches(999999999.0, 1000000000)
+    assert not matches(1e18 + 1e8, 10**18)
+    # a bool answer is a bool, an int answer is not a bool
+    assert not matches(1, True) and not matches(True, 1) and not matches(0, False)
+    assert matches(True, True) and matches(False, False)
+    # a float answer: within 1e-5, from an int too
+    assert matches(2, 2.000001) and matches(0.333333, 1 / 3) and not matches(0.3334, 1 / 3)
 
 
 def test_kernel_figures_cover_the_timed_run_only(executor):
@@ -282,6 +295,9 @@ def test_stdio_integers_compare_exactly():
     assert stdio_matches("0.3333333\n", "0.333333")
     assert stdio_matches("3", "3.0") and stdio_matches("+7", "7")
     assert not stdio_matches("9" * 5000, "9" * 4999 + "8")
+    # where the expected token is an integer, the output's must be that integer, not a number near it
+    assert not stdio_matches("999999999.0\n", "1000000000\n")
+    assert not stdio_matches("123456788.9", "123456789") and not stdio_matches("7.0", "7")
 
 
 def test_claims_are_checked_against_the_kernel():

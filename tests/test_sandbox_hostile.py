@@ -500,3 +500,71 @@ def test_compiler_bombs_are_compilation_errors(executor, add_problem):
     ):
         r = executor.run(add_problem, code + "\n" + ADD_REFERENCE, FAST)
         assert r.ok and set(outcomes(r)) == {"COMPILATION_ERROR"}, (code[:20], outcomes(r), r.tests[0].error)
+
+
+HOLD_200_MIB = """
+x = bytearray(200 << 20)
+for i in range(0, len(x), 4096):
+    x[i] = 1
+del x
+"""
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        # the process name is the first line of /proc/<pid>/status, where the worker reads VmHWM
+        "ctypes.CDLL(None).prctl(15, b'VmHWM:\\t0 kB', 0, 0, 0)",
+        "ctypes.CDLL(None).prctl(15, b'x\\nVmHWM:\\t0 kB', 0, 0, 0)",
+        # dumpable again, its /proc files would be its own: clear_refs 5 resets the peak RSS
+        "ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)\ntry:\n    open('/proc/self/clear_refs', 'w').write('5')\n"
+        "except OSError:\n    pass",
+    ],
+    ids=["name", "name-newline", "clear-refs"],
+)
+def test_the_kernel_peak_memory_cannot_be_forged(executor, add_problem, forgery):
+    code = solution("return a + b\n", "import ctypes\n" + HOLD_200_MIB + forgery + "\n")
+    r = executor.run(add_problem, code, Limits(time_s=2.0, total_time_s=10.0, memory_mb=512))
+    assert r.all_passed, r
+    assert r.peak_memory_kernel > 150 << 20
+
+
+def test_memory_files_are_denied(executor, add_problem):
+    # memory in a memory file is outside the address-space limit and the peak-memory figure
+    code = solution("return a + b\n", "import os\nfd = os.memfd_create('m')\n")
+    r = executor.run(add_problem, code, FAST)
+    assert set(outcomes(r)) == {"RUNTIME_ERROR"}
+    assert "PermissionError" in r.tests[0].error
+
+
+def test_a_value_the_comparison_cannot_handle_is_a_wrong_answer(executor):
+    # 10**400 is valid JSON with 401 digits; compared with a float it overflows the conversion
+    problem = make_problem(
+        "avg",
+        ["assert candidate(a=1) == 2.5"],
+        "class Solution:\n    def avg(self, a):\n        return 2.5\n",
+    )
+    r = executor.run(problem, "class Solution:\n    def avg(self, a):\n        return 10**400\n", FAST)
+    assert r.ok and outcomes(r) == ["WRONG_ANSWER"], r
+
+
+def test_all_tests_output_together_is_capped_as_the_candidates_failure(executor, monkeypatch):
+    # each value is under the per-test cap, together over the reply's: the candidate's failure, never
+    # a frame the executor cannot read (an infrastructure failure, unscored)
+    problem = make_problem("big", [f"assert candidate(a={i}) == 'x'" for i in range(6)], "")
+    code = "class Solution:\n    def big(self, a):\n        return 'y' * (30 << 20)\n"
+    r = executor.run(
+        problem, code, Limits(time_s=5.0, total_time_s=30.0, memory_mb=1024, output_bytes=32 << 20)
+    )
+    assert r.ok, r.infra_error
+    assert set(outcomes(r)) <= {"WRONG_ANSWER", "RUNTIME_ERROR"}
+    assert "output limit" in r.tests[-1].error or any("output limit" in t.error for t in r.tests)
+
+
+def test_a_very_deep_directory_tree_is_cleaned_up(executor, add_problem):
+    code = solution(
+        "return a + b\n", "import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\n"
+    )
+    for metrics in (("time",), ("time", "memory")):  # (with memory, cleaned before the traced run too)
+        r = executor.run(add_problem, code, Limits(time_s=2.0, total_time_s=10.0, metrics=metrics))
+        assert r.ok and r.all_passed, r

@@ -389,6 +389,11 @@ def _mount_scratch(target: str, config: IsolationConfig) -> None:
     _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={config.tmpfs_size_mb}m,mode=0555")
 
 
+def scratch_replaced() -> bool:
+    """Is the scratch directory a tmpfs of the worker's own, which `reset_scratch` replaces?"""
+    return _in_minimal_root
+
+
 def reset_scratch(config: IsolationConfig) -> None:
     """After a submission: if anything is left in the scratch directory (beside removed work
     directories), replace it by a fresh tmpfs, so the next submission never sees it."""

@@ -42,6 +42,9 @@ from typing import Any
 
 FRAME = struct.Struct(">II")
 MAX_FRAME = 256 << 20
+#: the values of all a submission's tests together, in the worker's reply; more is the candidate's
+#: failure (its output), never a frame too large for the executor to read
+MAX_VALUES = MAX_FRAME // 2
 RECORD = struct.Struct(">cII")
 VALUE_HEAD = struct.Struct("<ddq")
 PROGRESS = struct.Struct("<iidQ")

@@ -1,7 +1,8 @@
 """A seccomp filter through libseccomp (ctypes): deny the system calls a LeetCode solution never needs.
 
 Denied with EPERM: networking sockets, process creation (fork/vfork, clone without CLONE_THREAD),
-exec, ptrace and cross-process memory access, mounts and namespaces, kernel modules, bpf, keyrings,
+exec, ptrace and cross-process memory access, memory files (memory outside the address-space limit),
+every `prctl` option but naming threads, mounts and namespaces, kernel modules, bpf, keyrings,
 io_uring (which would bypass this filter), System V and POSIX message IPC (a channel that would
 outlive the child), pidfds and file handles, and signals to any process but the child itself
 (kill(0, ...) included). Calls that act on a process by pid (resource limits, priorities,
@@ -20,6 +21,8 @@ import struct
 
 SCMP_ACT_ALLOW = 0x7FFF0000
 _SCMP_CMP_NE = 1
+_SCMP_CMP_LT = 2
+_SCMP_CMP_GT = 6
 _SCMP_CMP_MASKED_EQ = 7
 _CLONE_THREAD = 0x00010000
 
@@ -31,8 +34,12 @@ _DENY_ALWAYS = (
     "shmget shmat shmdt shmctl msgget msgsnd msgrcv msgctl semget semop semtimedop semctl "
     "mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr "
     "pidfd_open pidfd_send_signal pidfd_getfd process_madvise process_mrelease kcmp "
-    "open_by_handle_at name_to_handle_at migrate_pages move_pages"
+    "open_by_handle_at name_to_handle_at migrate_pages move_pages memfd_create memfd_secret"
 ).split()
+#: the only `prctl` options a child may use (naming its threads); every other one is denied, among
+#: them PR_SET_DUMPABLE, which would make its /proc files its own (clear_refs resets the peak memory
+#: that the worker reads from the kernel)
+PR_SET_NAME, PR_GET_NAME = 15, 16
 #: (system call, index of its pid argument): denied unless that pid is 0 (the caller)
 _ONLY_ON_ITSELF = (
     ("prlimit64", 0),
@@ -179,6 +186,8 @@ def _build(lib: ctypes.CDLL, own_pid: int) -> int:
             rule(eperm, name, (arg, _SCMP_CMP_NE, 0, 0))
         rule(eperm, "setpriority", (0, _SCMP_CMP_NE, 0, 0))  # only PRIO_PROCESS: not a group, not a user
         rule(eperm, "ioprio_set", (0, _SCMP_CMP_NE, 1, 0))  # only IOPRIO_WHO_PROCESS
+        rule(eperm, "prctl", (0, _SCMP_CMP_LT, PR_SET_NAME, 0))  # an allowlist: PR_SET_NAME, PR_GET_NAME
+        rule(eperm, "prctl", (0, _SCMP_CMP_GT, PR_GET_NAME, 0))
     except BaseException:
         lib.seccomp_release(ctx)
         raise

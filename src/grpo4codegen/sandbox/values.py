@@ -130,15 +130,23 @@ def matches(actual: Any, expected: Any) -> bool:
 
 
 def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+    """`a` the candidate's value, `b` the expected one. Only an expected float gets a tolerance: an
+    int answer must be given exactly (as an int, or as a float holding exactly that integer), and a
+    bool answer as a bool."""
+    if type(b) is float:
+        if type(a) not in (int, float):
+            return False
+        try:
             return a == b or math.isclose(a, b, rel_tol=FLOAT_REL_TOL, abs_tol=FLOAT_ABS_TOL)
-        return False
+        except OverflowError:  # an int too large for a float: not close to any finite float
+            return False
+    if type(a) is float:
+        return type(b) is int and a.is_integer() and a == b
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):  # canonical dicts are tagged: exactly one key
         return len(b) == 1 and matches(a, b)
-    if type(a) is not type(b) and not (isinstance(a, (int, bool)) and isinstance(b, (int, bool))):
+    if type(a) is not type(b):
         return False
     return a == b
 

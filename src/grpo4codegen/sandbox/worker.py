@@ -44,6 +44,7 @@ from .isolation import (
     enter_worker_namespaces,
     reset_scratch,
     scratch_dir,
+    scratch_replaced,
     scrub_environment,
     seal_worker,
 )
@@ -77,6 +78,10 @@ _BLANK_PAGE = bytes(protocol.mmap.PAGESIZE)
 
 class SandboxSetupError(RuntimeError):
     """The child could not be confined; reported to the executor as an infrastructure failure."""
+
+
+class ForkerGone(RuntimeError):
+    """The worker's forker no longer answers: the pool is closing, or lost this worker."""
 
 
 class _ChildState:
@@ -127,6 +132,7 @@ class Worker:
         self._cpu, self._memory, self._instructions, self._wall = 0.0, 0, 0, 0.0  # kernel figures
         self._measured = self._counted = False
         self._discarded = 0  # traced tests whose figures were lost or discarded
+        self._values = 0  # bytes of value payloads kept for the reply (at most protocol.MAX_VALUES)
         self._rerun_granted = False
         self._pending: list[str] = []  # work directories to remove after the reply
         self._alive: list[_ChildState] = []  # finished children, measured, to kill after the reply
@@ -189,6 +195,7 @@ class Worker:
         self._cpu, self._memory, self._instructions, self._wall = 0.0, 0, 0, 0.0
         self._measured = self._counted = False
         self._discarded = 0
+        self._values = 0
         order = list(range(n))
         children = 0
         while order:
@@ -454,6 +461,15 @@ class Worker:
                 # from here on, every record may be the candidate's
                 due = order[st.next] if st.next < len(order) else None
                 if kind == protocol.VALUE and not st.traced and test == due:
+                    self._values += len(payload)
+                    if self._values > protocol.MAX_VALUES:  # every test's value together: too much
+                        self._kill(st)
+                        results[test] = {
+                            "o": "RUNTIME_ERROR",
+                            "e": "output limit exceeded by all tests together",
+                        }
+                        _fail(results, order[st.next + 1 :], "RUNTIME_ERROR", "output limit exceeded", True)
+                        return []
                     results[test] = ({}, payload)
                     st.next += 1
                 elif kind == protocol.ERROR and not st.traced and test == due:
@@ -592,7 +608,8 @@ def _measure_alive(st: _ChildState) -> bool:
             text = os.read(fd, 16384)
         finally:
             os.close(fd)
-        start = text.index(b"VmHWM:") + 6
+        # at a line's start: the first line holds the process name, which the candidate sets
+        start = text.index(b"\nVmHWM:") + 7
         maxrss = int(text[start : text.index(b"kB", start)])
     except (OSError, ValueError):
         return False
@@ -618,16 +635,60 @@ def _fail(results: list, tests: list[int], outcome: str | None, text: str, skip_
 
 
 def _remove_tree(path: str) -> None:
-    """Remove a child's work directory; usually empty, so `shutil` (and the archive modules it
-    imports) is loaded only the first time one is not."""
+    """Remove a child's work directory (usually empty). In the minimal root whatever is left is gone
+    with the scratch tmpfs, which `reset_scratch` replaces when anything is left in it."""
     try:
         os.rmdir(path)
     except FileNotFoundError:
         pass
     except OSError:
-        import shutil
+        if not scratch_replaced():
+            _remove_deep(path)
 
-        shutil.rmtree(path, ignore_errors=True)
+
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _remove_deep(path: str) -> None:
+    """Remove a tree the candidate left, without recursion and holding one descriptor at a time: it
+    may be thousands of levels deep. What cannot be removed is left (never an error)."""
+    try:
+        fd = os.open(path, _DIRECTORY)
+    except OSError:
+        return
+    names: list[str] = []  # the directories descended into, from `path` down
+    try:
+        while True:
+            below = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        below = entry.name
+                        break
+                    try:
+                        os.unlink(entry.name, dir_fd=fd)
+                    except OSError:
+                        pass
+            if below is not None:
+                new = os.open(below, _DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = new
+                names.append(below)
+                continue
+            if not names:
+                break
+            parent = os.open("..", _DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)  # fails (ends the removal) if anything was left in it
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _drain(fd: int) -> bytes:
@@ -747,7 +808,7 @@ class RemoteSpawner:
         self.sock.sendmsg([request], ancillary)
         reply = self.sock.recv(protocol.FORKER_REPLY.size)
         if len(reply) != protocol.FORKER_REPLY.size:
-            raise RuntimeError("the worker's forker is gone")
+            raise ForkerGone("the worker's forker is gone")
         return protocol.FORKER_REPLY.unpack(reply)
 
     def spawn(self, job_fd: int, result_fd: int, serial: int, memory_mb: int, cpu: int) -> int:
@@ -815,7 +876,7 @@ def serve(worker: Worker, in_fd: int, out_fd: int) -> None:
             return
         try:
             worker.cleanup()
-        except RuntimeError:  # the forker is gone: the pool is closing (or lost this worker)
+        except ForkerGone:  # the pool is closing (or lost this worker)
             return
 
 
