@@ -128,3 +128,45 @@ def test_complexity_map_is_monotone() -> None:
 def test_scores_stay_in_unit_interval() -> None:
     for code in (CLEAN, NESTED, TWO_SUM):
         assert 0.0 <= maintainability_score(code) <= 1.0
+
+
+HIDDEN = '''SOURCE = """
+seen = {}
+pairs = 0
+for x in nums:
+    pairs += seen.get(target - x, 0)
+    seen[x] = seen.get(x, 0) + 1
+"""
+
+
+class Solution:
+    def pairSum(self, nums, target):
+        scope = {"nums": nums, "target": target}
+        RUN(SOURCE, scope)
+        return scope["pairs"]
+'''
+
+
+@pytest.mark.parametrize(
+    "run",
+    ["exec", "builtins.exec", 'getattr(builtins, "exec")', "eval(compile(SOURCE, 's', 'exec')) or exec"],
+)
+def test_code_run_from_a_string_is_capped(run: str) -> None:
+    # radon sees three trivial lines; the logic hides in the string
+    code = "import builtins\n" + HIDDEN.replace("RUN(", f"({run})(")
+    details = maintainability_details(code)
+    assert details["reason"] == "dynamic_code" and details["score"] <= 0.1, details
+    # the same program as a string that is never named as code still is one
+    details = maintainability_details(HIDDEN.replace("RUN(SOURCE, scope)", "scope['pairs'] = len(SOURCE)"))
+    assert details["reason"] == "dynamic_code", details
+
+
+def test_ordinary_strings_and_docstrings_are_not_code() -> None:
+    prose = TWO_SUM.replace(
+        "        seen: dict",
+        '        """Return the two indices.\n\n        seen\n        complement\n        """\n        seen: dict',
+    )
+    assert maintainability_details(prose)["reason"] == ""
+    assert (
+        maintainability_details(TWO_SUM.replace("return []", 'return ["a;b", "x\\ny"][:0]'))["reason"] == ""
+    )

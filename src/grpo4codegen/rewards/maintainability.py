@@ -12,7 +12,10 @@ Formula (all terms in [0, 1]):
   floored at 0.4.
 * ``score = 0.45 * mi + 0.40 * cc + 0.15 * nesting``, then capped: at 0.1 when no function does
   real work (``pass``, ``return 0``, no function at all) and at 0.3 when the program has fewer
-  than ``MIN_LOGICAL_STATEMENTS`` logical statements. Unparseable code scores 0.
+  than ``MIN_LOGICAL_STATEMENTS`` logical statements; at 0.1 too when the program runs code it
+  holds as text (``exec``/``eval``/``compile``, by name, by attribute or by a string naming them, or a
+  string constant that is itself a program of two or more statements, not all bare expressions):
+  radon would rate the few visible lines, not the logic hidden in the string. Unparseable code scores 0.
 
 Radon rates tiny programs as perfectly maintainable, hence the caps: otherwise GRPO would learn
 that returning a constant is the most maintainable answer. Correctness gating is the caller's job.
@@ -38,6 +41,8 @@ W_MI, W_CC, W_NEST = 0.45, 0.40, 0.15
 MIN_LOGICAL_STATEMENTS = 3
 CAP_NO_REAL_FUNCTION = 0.1
 CAP_SHORT = 0.3
+CAP_DYNAMIC_CODE = 0.1
+_DYNAMIC = frozenset({"exec", "eval", "compile"})
 NEST_FREE_DEPTH = 3
 NEST_STEP = 0.15
 NEST_FLOOR = 0.4
@@ -113,7 +118,9 @@ def maintainability_details(code: str) -> dict[str, Any]:
     raw = W_MI * mi + W_CC * cc + W_NEST * nesting
     statements = logical_statement_count(tree)
     cap, reason = 1.0, ""
-    if not has_real_function(tree):
+    if runs_code_from_text(tree):
+        cap, reason = CAP_DYNAMIC_CODE, "dynamic_code"
+    elif not has_real_function(tree):
         cap, reason = CAP_NO_REAL_FUNCTION, "no_real_function"
     elif statements < MIN_LOGICAL_STATEMENTS:
         cap, reason = CAP_SHORT, "too_short"
@@ -131,6 +138,29 @@ def maintainability_details(code: str) -> dict[str, Any]:
         "logical_statements": statements,
         "functions": len(funcs),
     }
+
+
+def runs_code_from_text(tree: ast.AST) -> bool:
+    """Does the program run source it holds as text? (A call named exec/eval/compile, a string naming
+    one of them, as in ``getattr(builtins, "exec")``, or a string constant that parses as a program of
+    two or more statements.)"""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in _DYNAMIC:
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in _DYNAMIC:
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            if text.strip() in _DYNAMIC:
+                return True
+            if "\n" in text.strip() or ";" in text:
+                program = parse_or_none(text)
+                statements = [n for n in ast.walk(program)] if program is not None else []
+                statements = [n for n in statements if isinstance(n, ast.stmt)]
+                # (lines of bare words parse as expression statements: prose, not a program)
+                if len(statements) >= 2 and any(not isinstance(n, ast.Expr) for n in statements):
+                    return True
+    return False
 
 
 def maintainability_score(code: str) -> float:
