@@ -155,8 +155,8 @@ def runs_code_from_text(tree: ast.AST) -> bool:
                 return True
             if "\n" in text.strip() or ";" in text:
                 program = parse_or_none(text)
-                statements = [n for n in ast.walk(program)] if program is not None else []
-                statements = [n for n in statements if isinstance(n, ast.stmt)]
+                nodes = ast.walk(program) if program is not None else ()
+                statements = [n for n in nodes if isinstance(n, ast.stmt)]
                 # (lines of bare words parse as expression statements: prose, not a program)
                 if len(statements) >= 2 and any(not isinstance(n, ast.Expr) for n in statements):
                     return True
