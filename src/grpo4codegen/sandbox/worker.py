@@ -463,12 +463,8 @@ class Worker:
                 if kind == protocol.VALUE and not st.traced and test == due:
                     self._values += len(payload)
                     if self._values > protocol.MAX_VALUES:  # every test's value together: too much
-                        self._kill(st)
-                        results[test] = {
-                            "o": "RUNTIME_ERROR",
-                            "e": "output limit exceeded by all tests together",
-                        }
-                        _fail(results, order[st.next + 1 :], "RUNTIME_ERROR", "output limit exceeded", True)
+                        rest = self._reject(st, results, "output limit exceeded by all tests together")
+                        _fail(results, rest, "RUNTIME_ERROR", "output limit exceeded", skip_first=True)
                         return []
                     results[test] = ({}, payload)
                     st.next += 1
