@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import time
 
 import pytest
 
@@ -383,6 +384,31 @@ def test_time_limits_are_cpu_time_with_a_wall_clock_backstop(executor, add_probl
     assert [t.exec_outcome for t in r.tests] == [ExecOutcome.TIME_LIMIT_EXCEEDED] * 3
     assert "wall-clock" in r.tests[0].error
     assert r.wall_time < 0.3 * WALL_FACTOR + FRAME_SLACK_S + 3
+
+
+def test_a_cpu_deadline_carries_its_reason_before_it_passes(monkeypatch):
+    """The worker compares the deadline it gets with the clock a moment later: a CPU deadline a few
+    microseconds ahead is then already past, and the child is killed on it. Its reason must be the
+    CPU time, not the generic text (a flaky "time limit exceeded" under load, before)."""
+    from grpo4codegen.sandbox import protocol
+    from grpo4codegen.sandbox import worker as worker_mod
+    from grpo4codegen.sandbox.isolation import IsolationConfig
+
+    w = worker_mod.Worker(IsolationConfig())
+    now = time.monotonic()
+    w._deadline, w._cpu_budget, w._cpu = now + 100.0, 100.0, 0.0
+    st = worker_mod._ChildState(pid=1, order=[0], forked_at=now, traced=False)
+    st.begun, st.page, st.mark, st.mark_cpu = True, (0, protocol.PHASE_CALL, now), (0, True), 0.0
+    job = {"time_s": 0.5}
+    for used, reason in ((0.5 - 1e-9, "(CPU time)"), (0.6, "(CPU time)"), (100.0 - 1e-9, "(total CPU time)")):
+        monkeypatch.setattr(worker_mod, "_child_cpu", lambda pid, used=used: used)
+        st.mark_cpu = 0.0 if used < 1 else used - 0.1  # (the last one: this test has used 0.1 s only)
+        deadline = w._cpu_deadline(job, st, 0)
+        assert deadline <= time.monotonic() + 1e-3 and st.timeout_why.endswith(reason), (used, st.timeout_why)
+    # a sleeper near the wall-clock backstop (1.5 s here, with 0.5 s of CPU still unused): the wall decides
+    monkeypatch.setattr(worker_mod, "_child_cpu", lambda pid: 0.0)
+    st.page, st.mark, st.mark_cpu = (0, protocol.PHASE_CALL, time.monotonic() - 1.8), None, 0.0
+    assert w._cpu_deadline(job, st, 0) > time.monotonic() and "wall-clock" in st.timeout_why
 
 
 def test_total_time_limit_is_cpu_time(executor):

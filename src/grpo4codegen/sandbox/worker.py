@@ -381,14 +381,14 @@ class Worker:
         test_left = job["time_s"] - (cpu - st.mark_cpu)
         total_left = self._cpu_budget - self._cpu - max(cpu - st.setup_cpu, 0.0)
         left = min(test_left, total_left)
-        if left <= 0:
-            used = "total " if total_left <= test_left else ""
-            st.timeout_why = f"time limit exceeded ({used}CPU time)"
-            return now
-        if now + left >= wall:
+        if left > 0 and now + left >= wall:
             st.timeout_why = "wall-clock time limit exceeded (the solution waited rather than computed)"
             return wall
-        return now + left
+        # the reason goes with the deadline returned, not only with one already past: a deadline a few
+        # microseconds ahead is often past by the time the caller compares it with the clock
+        used = "total " if total_left <= test_left else ""
+        st.timeout_why = f"time limit exceeded ({used}CPU time)"
+        return now + max(left, 0.0)
 
     def _collect(self, job: dict[str, Any], fd: int, st: _ChildState, results: list) -> list[int]:
         buf = bytearray()
