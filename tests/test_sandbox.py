@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -360,6 +361,84 @@ def test_instruction_counter_opened_from_outside_with_a_stand_in(monkeypatch, ad
     assert header["kernel"]["instructions"] == 123_456
     children = [pid for pid in opened if pid]  # (the worker's own probe at start-up opens pid 0)
     assert len(children) == 1 and children[0] != os.getpid()  # on the child, from outside
+
+
+def test_warming_runs_only_imports_of_loaded_modules():
+    """WARM text comes from a job's preamble: the forker runs it only if it is nothing but imports of
+    modules it has loaded already, of names they hold; nothing else runs, no module is loaded."""
+    from grpo4codegen.sandbox.worker import warm_namespace
+
+    module = warm_namespace("import math\nfrom collections import *\nfrom heapq import heappush as push")
+    assert module.math.pi > 3 and module.deque and module.push and module.__name__ == "solution"
+    for text in (
+        "import math\nprint('ran')",  # not an import
+        "import math\nX = 1",
+        "import not_a_module_anywhere",  # not loaded
+        "import grpo4codegen.nothing",
+        "from math import no_such_name",
+        "from . import sibling",  # relative
+        "from __future__ import annotations",
+        "import math\nif 1: import os",
+        "import (",  # does not parse
+    ):
+        assert warm_namespace(text) is None, text
+
+
+def test_a_preamble_runs_on_the_namespace_warmed_with_its_imports():
+    """The executor splits a preamble into its leading imports and the rest; the process that forks the
+    children warms a namespace with the imports once, and each child runs only the rest on its own
+    copy of it. Nothing a child does to that namespace reaches the next child."""
+    from grpo4codegen.sandbox import protocol
+    from grpo4codegen.sandbox import worker as worker_mod
+    from grpo4codegen.sandbox.isolation import IsolationConfig
+
+    preamble = "import math\nfrom collections import *\n\nLIMIT = 7\n"
+    assert protocol.split_preamble(preamble)[0] == "import math\nfrom collections import *"
+    assert protocol.split_preamble("from __future__ import annotations\nimport math\n") is None
+    assert protocol.split_preamble("import math\n")[1] is None  # nothing but imports: no rest to run
+    code = (
+        "class Solution:\n    def add(self, a, b):\n"
+        "        global LIMIT, WARMED\n        seen = (WARMED, LIMIT, isinstance(deque(), deque))\n"
+        "        LIMIT, WARMED = -1, 'changed by an earlier child'\n        return list(seen)\n"
+    )
+    problem = make_problem("add", ["assert candidate(a=1, b=2) == 3"], ADD_REFERENCE, preamble=preamble)
+    config = IsolationConfig(network=False, filesystem=False, drop_privileges=False, seccomp=False)
+    w = worker_mod.Worker(config)
+    with Executor(workers=1) as ex:
+        job = ex._job(Submission(problem, code), Limits())
+    assert job["preamble_imports"] == "import math\nfrom collections import *"
+    # the first job warms the namespace; a marker put in it afterwards shows the children use it
+    for k in range(3):
+        header, tail = w.run_job(job)
+        w.cleanup()
+        if k == 0:
+            w.warm_namespaces[job["preamble_imports"]].WARMED = "warm"
+        else:
+            assert json.loads(tail[protocol.VALUE_HEAD.size :]) == ["warm", 7, True]
+    assert w.spawner.warm(job["preamble_imports"])  # (the forker's answer: it has it)
+
+
+def test_the_forker_warms_on_request():
+    """The supervisor's WARM request reaches the forker, which answers whether it warmed a namespace."""
+    import _socket
+    import threading
+
+    from grpo4codegen.sandbox import worker as worker_mod
+    from grpo4codegen.sandbox.isolation import IsolationConfig
+
+    w = worker_mod.Worker(
+        IsolationConfig(network=False, filesystem=False, drop_privileges=False, seccomp=False)
+    )
+    theirs, ours = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    forker = threading.Thread(target=worker_mod._forker, args=(w, ours), daemon=True)
+    forker.start()
+    remote = worker_mod.RemoteSpawner(theirs, 0)
+    assert remote.warm("from math import *") and "from math import *" in w.warm_namespaces
+    assert not remote.warm("import math\nprint('not an import')")
+    assert not remote.warm("x" * (1 << 17))  # over the message size: not even sent
+    theirs.close()
+    forker.join(5)
+    assert not forker.is_alive()
 
 
 def _spin_or_sleep(body: str) -> str:

@@ -31,7 +31,7 @@ from ..data.problems import Problem
 from ..errors import IsolationError
 from .harness import encode_args
 from .isolation import IsolationConfig, missing_layers
-from .protocol import compiled_preamble, parse_value_payload, read_frame, write_frame
+from .protocol import compiled_preamble, parse_value_payload, read_frame, split_preamble, write_frame
 from .sizing import embedded_pool_size
 from .types import ExecOutcome, ExecutionResult, Limits, TestResult
 from .values import expected_canonical, matches, short_repr
@@ -70,6 +70,7 @@ class _Prepared:
     expected: list[Any]
     expected_json: list[bytes | None]
     preamble_code: list[Any] | None = None  # compiled once here: see protocol.compiled_preamble
+    preamble_split: tuple[str, list[Any] | None] | None = None  # see protocol.split_preamble
 
 
 @dataclass
@@ -208,7 +209,7 @@ class Executor:
         self._started = 0
         self._lock = threading.Lock()
         self._prepared: collections.OrderedDict[int, _Prepared] = collections.OrderedDict()
-        self._preambles: dict[str, list[Any] | None] = {}
+        self._preambles: dict[str, tuple[list[Any] | None, tuple[str, list[Any] | None] | None]] = {}
         self._job_ids = iter(range(1, sys.maxsize))
         self._closed = False
         self._threads = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="g4c-exec")
@@ -382,6 +383,10 @@ class Executor:
         if isinstance(submission, Submission):
             problem = submission.problem
             prepared = self._prepare(problem)
+            if prepared.preamble_split is not None:
+                job.update(
+                    preamble_imports=prepared.preamble_split[0], preamble_rest_code=prepared.preamble_split[1]
+                )
             job.update(
                 mode="call",
                 preamble=problem.preamble,
@@ -404,7 +409,7 @@ class Executor:
         encoded = [encode_args(t) for t in problem.tests]
         expected = [expected_canonical(t.expected, t.compare) for t in problem.tests]
         prepared = _Prepared(
-            problem, encoded, expected, [_json_bytes(e) for e in expected], self._compiled(problem.preamble)
+            problem, encoded, expected, [_json_bytes(e) for e in expected], *self._compiled(problem.preamble)
         )
         with self._lock:
             self._prepared[key] = prepared
@@ -412,12 +417,14 @@ class Executor:
                 self._prepared.popitem(last=False)
         return prepared
 
-    def _compiled(self, preamble: str) -> list[Any] | None:
-        """A preamble compiled once per text (a dataset's problems mostly share one)."""
+    def _compiled(self, preamble: str) -> tuple[list[Any] | None, tuple[str, list[Any] | None] | None]:
+        """A preamble compiled once per text (a dataset's problems mostly share one): whole, and split
+        into its leading imports and the rest."""
         with self._lock:
             if preamble in self._preambles:
                 return self._preambles[preamble]
-        compiled = compiled_preamble(preamble)
+        whole = compiled_preamble(preamble)
+        compiled = whole, split_preamble(preamble) if whole is not None else None
         with self._lock:
             self._preambles[preamble] = compiled
             if len(self._preambles) > 256:

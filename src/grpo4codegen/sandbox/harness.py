@@ -73,10 +73,16 @@ def outcome_of(e: BaseException) -> str:
     return "MEMORY_LIMIT_EXCEEDED" if isinstance(e, MemoryError) else "RUNTIME_ERROR"
 
 
+#: a problem's preamble as a child runs it: the namespace the forker warmed with its imports (or None:
+#: a fresh module), and the code to run on it (the rest, or the whole preamble; None: nothing)
+Preamble = tuple[types.ModuleType | None, CodeType | None]
+NO_PREAMBLE: Preamble = (None, None)
+
+
 def load_solution(code: str, preamble: CodeType | None, instrumented: bool = False) -> dict[str, Any]:
     """Execute the preamble and the solution in a fresh namespace. Raises SyntaxError on bad code."""
     code_obj = compile_solution(code, instrumented)
-    ns = new_namespace(preamble, instrumented)
+    ns = new_namespace((None, preamble), instrumented)
     exec(code_obj, ns)
     return ns
 
@@ -86,21 +92,26 @@ def compile_solution(code: str, instrumented: bool = False) -> CodeType:
     return steps_mod.instrument(code) if instrumented else compile(code, "<solution>", "exec")
 
 
-def new_namespace(preamble: CodeType | None, instrumented: bool = False) -> dict[str, Any]:
-    """A fresh module namespace holding the problem's preamble (our code, run before the candidate's)."""
+def new_namespace(preamble: Preamble, instrumented: bool = False) -> dict[str, Any]:
+    """The solution's module namespace holding the problem's preamble (our code, run before the
+    candidate's): a fresh module, or the one the forker warmed with the preamble's imports (this
+    process's own copy: nothing done to it reaches the forker or another child)."""
+    base, code = preamble
+    name = "solution_traced" if instrumented else "solution"
+    module = base if base is not None else types.ModuleType(name)
+    module.__name__ = name
     # a real module in sys.modules: dataclasses, pickle and typing look the defining module up there
-    module = types.ModuleType("solution_traced" if instrumented else "solution")
-    sys.modules[module.__name__] = module
+    sys.modules[name] = module
     ns: dict[str, Any] = module.__dict__
     if instrumented:
         ns[steps_mod.TICK_NAME] = steps_mod.StepCounter().tick
-    if preamble is not None:
-        exec(preamble, ns)
+    if code is not None:
+        exec(code, ns)
     return ns
 
 
 def _prepare(
-    job: dict[str, Any], out: RecordWriter, preamble: CodeType | None, instrumented: bool
+    job: dict[str, Any], out: RecordWriter, preamble: Preamble, instrumented: bool
 ) -> tuple[CodeType, dict[str, Any]] | None:
     """Our part of a child's run, up to BEGIN: compile the candidate's code and run the preamble.
     Sends SETUP (and returns None) when the code does not compile."""
@@ -151,9 +162,7 @@ def build_args(raw: str, ns: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]
     return positional, keywords
 
 
-def run_call_tests(
-    job: dict[str, Any], order: Sequence[int], out: RecordWriter, preamble: CodeType | None
-) -> None:
+def run_call_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter, preamble: Preamble) -> None:
     """The timed run of function-call tests (LeetCode style), in `order`: one instance per test.
 
     Only this run counts towards the kernel's CPU and memory figures; the traced run of a test (memory,
@@ -196,7 +205,7 @@ def run_call_tests(
 
 
 def run_traced_tests(
-    job: dict[str, Any], order: Sequence[int], out: RecordWriter, preamble: CodeType | None
+    job: dict[str, Any], order: Sequence[int], out: RecordWriter, preamble: Preamble
 ) -> None:
     """The traced runs (tracemalloc and/or steps) of the tests in `order`, in a child of their own,
     forked after the timed run ended: tracing never touches the timed child's figures, and nothing the
@@ -264,7 +273,7 @@ class _CappedOutput(io.StringIO):
 
 def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter) -> None:
     """Program-style tests (ExecEval): run the whole program per test with stdin; stdout is the result."""
-    prepared = _prepare(job, out, None, instrumented=False)
+    prepared = _prepare(job, out, NO_PREAMBLE, instrumented=False)
     if prepared is None:
         return
     code_obj = prepared[0]

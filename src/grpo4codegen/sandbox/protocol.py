@@ -17,10 +17,14 @@ child -> worker, shared memory: the progress page `test(i32) phase(i32) started(
 value payload: `time(f64) cpu_time(f64) instructions(i64, -1 when not counted)` then the JSON text.
 supervisor <-> forker (inside a worker): `FORKER_REQUEST` / `FORKER_REPLY` messages on a Unix socket,
   numbers only; a spawn request carries two descriptors: the child's job file (`write_job_file`: a
-  memory file the child reads itself) and the write end of its result pipe.
+  memory file the child reads itself) and the write end of its result pipe. The one exception, WARM,
+  carries a preamble's leading import statements, which the forker checks (imports of modules it has
+  loaded already, nothing else) and runs once, so that each child starts from that namespace.
 preamble: a job carries the problem's preamble compiled by the executor (`preamble_code`: marshal,
   base64, tagged with the interpreter's version), so that no job runner compiles it again; the
-  source text rides along as the fallback.
+  source text rides along as the fallback. It also carries the preamble split in two
+  (`split_preamble`): its leading import statements as text (`preamble_imports`), and the rest compiled
+  (`preamble_rest_code`), run on a namespace the forker warmed with those imports when it has one.
 
 Everything the child writes is untrusted: the worker and the executor check sizes, kinds, order and
 numbers, and a forged record can only hurt the candidate that forged it (it never knows the expected
@@ -29,6 +33,7 @@ value).
 
 from __future__ import annotations
 
+import ast
 import binascii
 import json
 import marshal
@@ -204,6 +209,36 @@ def compiled_preamble(text: str) -> list[Any] | None:
     return [sys.hexversion, binascii.b2a_base64(marshal.dumps(code), newline=False).decode()]
 
 
+def split_preamble(text: str) -> tuple[str, list[Any] | None] | None:
+    """A preamble's leading import statements (one per line, as `ast.unparse` writes them: the key of a
+    warmed namespace) and the rest compiled as `compiled_preamble` does (None when there is no rest).
+    None when it does not start with an import, or does not compile. `from __future__` ends the
+    imports: it changes how the rest compiles."""
+    try:
+        tree = ast.parse(text, "<preamble>")
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        return None
+    k = 0
+    while k < len(tree.body) and _plain_import(tree.body[k]):
+        k += 1
+    if k == 0:
+        return None
+    imports = "\n".join(ast.unparse(stmt) for stmt in tree.body[:k])
+    if k == len(tree.body):
+        return imports, None
+    try:
+        code = compile(ast.Module(tree.body[k:], type_ignores=[]), "<preamble>", "exec")
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        return None
+    return imports, [sys.hexversion, binascii.b2a_base64(marshal.dumps(code), newline=False).decode()]
+
+
+def _plain_import(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Import):
+        return True
+    return isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module not in (None, "__future__")
+
+
 def load_preamble(field: Any) -> CodeType | None:
     """The code object of `compiled_preamble`'s output; None when it is absent, malformed or from
     another interpreter version (the worker then compiles the source text)."""
@@ -219,10 +254,13 @@ def load_preamble(field: Any) -> CodeType | None:
 # -- supervisor <-> forker, inside a worker -----------------------------------------------------------
 #: supervisor -> forker: kind, pid (reap), serial, memory MiB, CPU seconds (spawn, with the job file
 #: and the result pipe's write end attached); forker -> supervisor: the pid (0: no fork) or found
-#: (0/1), exit status, CPU seconds, peak RSS (KiB). Numbers only: the forker never sees a job.
+#: (0/1), exit status, CPU seconds, peak RSS (KiB). Numbers only (WARM adds import statements, which
+#: the forker checks): the forker never sees a job.
 FORKER_REQUEST = struct.Struct("<cqqqq")
 FORKER_REPLY = struct.Struct("<qqdq")
-SPAWN, REAP = b"S", b"R"
+SPAWN, REAP, WARM = b"S", b"R", b"W"
+#: the longest WARM message (the request, then the import statements' text)
+WARM_MAX = 1 << 16
 
 
 def write_job_file(raw: bytes, order: list[int], traced: bool) -> int:

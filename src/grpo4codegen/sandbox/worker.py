@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import _socket
 import array
+import ast
 import gc
 import json
 import os
@@ -30,7 +31,7 @@ import select
 import signal
 import sys
 import time
-from types import CodeType
+import types
 from typing import Any, NoReturn
 
 from . import harness, protocol, seccomp
@@ -56,6 +57,8 @@ WARM_MODULES = (
     "typing collections itertools functools heapq bisect math string operator random re datetime "
     "fractions decimal copy statistics array dataclasses enum"
 ).split()
+#: preambles (their import statements) a worker keeps a warmed namespace for; later ones run in full
+MAX_WARM_PREAMBLES = 16
 SETUP_ALLOWANCE_S = 5.0  # loading the solution (imports, module-level code) on top of the per-test limit
 FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit (wall clock only)
 #: the wall-clock backstop of the CPU-time limits: a test (or submission) may take this many times its
@@ -139,6 +142,9 @@ class Worker:
         self._raw_job: bytes | None = None  # the job's JSON text, as it came: what each child reads
         #: who forks and reaps the children: this process (in-process use), or the worker's forker
         self.spawner: LocalSpawner | RemoteSpawner = LocalSpawner(self)
+        #: the process that forks the children: namespaces warmed with a preamble's imports, by their text
+        self.warm_namespaces: dict[str, types.ModuleType] = {}
+        self._warm_asked: set[str] = set()  # the process that runs jobs: the imports it asked to warm
         counter, why = open_counter()
         self.instructions = "available" if counter else why
         if counter:
@@ -169,14 +175,32 @@ class Worker:
         gc.collect()
         gc.freeze()  # children then never walk the worker's objects, sparing copy-on-write pages
 
-    @staticmethod
-    def preamble(job: dict[str, Any]) -> CodeType | None:
+    def preamble(self, job: dict[str, Any]) -> harness.Preamble:
         """The problem's preamble, as the executor compiled it (each job runs in a fresh job runner,
-        where nothing compiled for an earlier job is left); compiled here only as the fallback."""
+        where nothing compiled for an earlier job is left; compiled here only as the fallback): the
+        rest of it on the namespace warmed with its imports, where the forker has one."""
         text = job.get("preamble", "")
         if not text:
-            return None
-        return protocol.load_preamble(job.get("preamble_code")) or compile(text, "<preamble>", "exec")
+            return harness.NO_PREAMBLE
+        imports = job.get("preamble_imports")
+        base = self.warm_namespaces.get(imports) if isinstance(imports, str) else None
+        if base is not None:
+            rest = job.get("preamble_rest_code")
+            if rest is None:
+                return base, None
+            code = protocol.load_preamble(rest)
+            if code is not None:
+                return base, code
+        return None, protocol.load_preamble(job.get("preamble_code")) or compile(text, "<preamble>", "exec")
+
+    def _warm(self, job: dict[str, Any]) -> None:
+        """Have the forker warm a namespace with this preamble's imports, the first time it is seen."""
+        imports = job.get("preamble_imports")
+        if job["mode"] != "call" or not isinstance(imports, str) or imports in self._warm_asked:
+            return
+        if len(self._warm_asked) < MAX_WARM_PREAMBLES:
+            self._warm_asked.add(imports)
+            self.spawner.warm(imports)
 
     def run_job(self, job: dict[str, Any], raw: bytes | None = None) -> tuple[dict[str, Any], bytes]:
         """Run every test of a job; returns the reply header and its tail (the value payloads). `raw`:
@@ -243,6 +267,7 @@ class Worker:
         forked_at = time.monotonic()
         self.page[:] = _BLANK_PAGE  # nothing one child wrote there reaches the next
         protocol.write_progress(self.page, -1, protocol.PHASE_SETUP, forked_at)
+        self._warm(job)
         job_fd = protocol.write_job_file(self._raw_job or json.dumps(job).encode(), order, traced)
         r, w = os.pipe()
         try:
@@ -613,6 +638,39 @@ def _measure_alive(st: _ChildState) -> bool:
     return True
 
 
+def warm_namespace(imports: str) -> types.ModuleType | None:
+    """A solution module holding `imports` run once, for WARM: import statements only, of modules this
+    process has loaded already (no module is loaded, no other code runs), of names they hold; None for
+    anything else, or if running them fails."""
+    try:
+        tree = ast.parse(imports, "<preamble>")
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        return None
+
+    def loaded(dotted: str) -> bool:
+        parts = dotted.split(".")
+        return all(".".join(parts[: k + 1]) in sys.modules for k in range(len(parts)))
+
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            if not all(loaded(alias.name) for alias in stmt.names):
+                return None
+        elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module not in (None, "__future__"):
+            if not loaded(stmt.module):
+                return None
+            module = sys.modules[stmt.module]
+            if not all(alias.name == "*" or hasattr(module, alias.name) for alias in stmt.names):
+                return None
+        else:
+            return None
+    module = types.ModuleType("solution")
+    try:
+        exec(compile(tree, "<preamble>", "exec"), module.__dict__)
+    except Exception:
+        return None
+    return module
+
+
 def job_seconds_bound(time_s: float, total_time_s: float, traced: bool) -> float:
     """The longest a worker may take over one job: the timed run, one re-run allowance, the traced
     runs' budget, and our own setup of the children; the executor's watchdog waits this long."""
@@ -773,6 +831,15 @@ class LocalSpawner:
             _child(self.worker, job_fd, result_fd, workdir, memory_limit, cpu, parent)
         return pid
 
+    def warm(self, imports: str) -> bool:
+        """Warm a namespace with these import statements, in this process (which forks the children)."""
+        module = warm_namespace(imports)
+        if module is None or len(self.worker.warm_namespaces) >= MAX_WARM_PREAMBLES:
+            return False
+        self.worker.warm_namespaces[imports] = module
+        gc.freeze()  # (as after the warm-up: children never walk these objects)
+        return True
+
     @staticmethod
     def reap(pid: int) -> tuple[int, float, int] | None:
         """SIGKILL the child's process group, reap it: (exit status, CPU seconds, peak RSS KiB), or
@@ -815,6 +882,12 @@ class RemoteSpawner:
             raise SandboxSetupError("the worker could not fork a child")
         return pid
 
+    def warm(self, imports: str) -> bool:
+        data = imports.encode()
+        if protocol.FORKER_REQUEST.size + len(data) > protocol.WARM_MAX:
+            return False
+        return bool(self._ask(protocol.FORKER_REQUEST.pack(protocol.WARM, 0, 0, 0, 0) + data)[0])
+
     def reap(self, pid: int) -> tuple[int, float, int] | None:
         found, status, cpu, maxrss = self._ask(protocol.FORKER_REQUEST.pack(protocol.REAP, pid, 0, 0, 0))
         return (status, cpu, maxrss) if found else None
@@ -827,19 +900,22 @@ def _forker(worker: Worker, sock: _socket.socket) -> None:
     fd_space = _socket.CMSG_SPACE(2 * array.array("i").itemsize)
     while True:
         try:
-            request, ancillary, _, _ = sock.recvmsg(protocol.FORKER_REQUEST.size, fd_space)
+            message, ancillary, _, _ = sock.recvmsg(protocol.WARM_MAX, fd_space)
         except ConnectionResetError:
             return
         fds = array.array("i")
         for level, kind, data in ancillary:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
-        if len(request) != protocol.FORKER_REQUEST.size:  # the supervisor is gone
+        if len(message) < protocol.FORKER_REQUEST.size:  # the supervisor is gone
             return
+        request, text = message[: protocol.FORKER_REQUEST.size], message[protocol.FORKER_REQUEST.size :]
         what, pid, serial, memory_mb, cpu = protocol.FORKER_REQUEST.unpack(request)
         reply = (0, 0, 0.0, 0)
         try:
-            if what == protocol.SPAWN and len(fds) == 2:
+            if what == protocol.WARM and not fds:
+                reply = (int(local.warm(text.decode("utf-8", "replace"))), 0, 0.0, 0)
+            elif what == protocol.SPAWN and len(fds) == 2:
                 reply = (local.spawn(fds[0], fds[1], serial, memory_mb, cpu), 0, 0.0, 0)
             elif what == protocol.REAP:
                 reaped = local.reap(pid)
