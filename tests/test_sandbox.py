@@ -363,10 +363,19 @@ def test_instruction_counter_opened_from_outside_with_a_stand_in(monkeypatch, ad
     assert len(children) == 1 and children[0] != os.getpid()  # on the child, from outside
 
 
-def test_warming_runs_only_imports_of_loaded_modules():
+def test_warming_runs_only_imports_of_loaded_modules(monkeypatch):
     """WARM text comes from a job's preamble: the forker runs it only if it is nothing but imports of
-    modules it has loaded already, of names they hold; nothing else runs, no module is loaded."""
+    modules it has loaded already, of names they hold; nothing else runs, no module is loaded, and
+    nothing raised while checking escapes (it runs in the process that forks every child)."""
+    import sys
+    import types
+
     from grpo4codegen.sandbox.worker import warm_namespace
+
+    odd = types.ModuleType("g4c_odd_module")
+    odd.__getattr__ = lambda name: 1 / 0  # a module-level __getattr__ that fails oddly
+    monkeypatch.setitem(sys.modules, "g4c_odd_module", odd)
+    assert warm_namespace("from g4c_odd_module import anything") is None
 
     module = warm_namespace("import math\nfrom collections import *\nfrom heapq import heappush as push")
     assert module.math.pi > 3 and module.deque and module.push and module.__name__ == "solution"

@@ -641,34 +641,33 @@ def _measure_alive(st: _ChildState) -> bool:
 def warm_namespace(imports: str) -> types.ModuleType | None:
     """A solution module holding `imports` run once, for WARM: import statements only, of modules this
     process has loaded already (no module is loaded, no other code runs), of names they hold; None for
-    anything else, or if running them fails."""
+    anything else, or if checking or running them fails in any way."""
     try:
         tree = ast.parse(imports, "<preamble>")
-    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        if not all(_loaded_import(stmt) for stmt in tree.body):
+            return None
+        module = types.ModuleType("solution")
+        exec(compile(tree, "<preamble>", "exec"), module.__dict__)
+    except Exception:  # (this runs in the process that forks every child: nothing may escape)
         return None
+    return module
+
+
+def _loaded_import(stmt: ast.stmt) -> bool:
+    """An import statement of modules already in sys.modules (and of names they hold)."""
 
     def loaded(dotted: str) -> bool:
         parts = dotted.split(".")
         return all(".".join(parts[: k + 1]) in sys.modules for k in range(len(parts)))
 
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Import):
-            if not all(loaded(alias.name) for alias in stmt.names):
-                return None
-        elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module not in (None, "__future__"):
-            if not loaded(stmt.module):
-                return None
-            module = sys.modules[stmt.module]
-            if not all(alias.name == "*" or hasattr(module, alias.name) for alias in stmt.names):
-                return None
-        else:
-            return None
-    module = types.ModuleType("solution")
-    try:
-        exec(compile(tree, "<preamble>", "exec"), module.__dict__)
-    except Exception:
-        return None
-    return module
+    if isinstance(stmt, ast.Import):
+        return all(loaded(alias.name) for alias in stmt.names)
+    if not (isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module not in (None, "__future__")):
+        return False
+    if not loaded(stmt.module):
+        return False
+    module = sys.modules[stmt.module]
+    return all(alias.name == "*" or hasattr(module, alias.name) for alias in stmt.names)
 
 
 def job_seconds_bound(time_s: float, total_time_s: float, traced: bool) -> float:
