@@ -377,8 +377,8 @@ def test_warming_runs_only_imports_of_loaded_modules(monkeypatch):
     monkeypatch.setitem(sys.modules, "g4c_odd_module", odd)
     assert warm_namespace("from g4c_odd_module import anything") is None
 
-    module = warm_namespace("import math\nfrom collections import *\nfrom heapq import heappush as push")
-    assert module.math.pi > 3 and module.deque and module.push and module.__name__ == "solution"
+    module = warm_namespace("import math\nfrom collections import *\nfrom heapq import heappush")
+    assert module.math.pi > 3 and module.deque and module.heappush and module.__name__ == "solution"
     for text in (
         "import math\nprint('ran')",  # not an import
         "import math\nX = 1",
@@ -388,6 +388,8 @@ def test_warming_runs_only_imports_of_loaded_modules(monkeypatch):
         "from . import sibling",  # relative
         "from __future__ import annotations",
         "import math\nif 1: import os",
+        "import math as m",  # an `as` name could carry any text: never sent, never run
+        "import math\n" * 1000,  # too long
         "import (",  # does not parse
     ):
         assert warm_namespace(text) is None, text
@@ -401,13 +403,13 @@ def test_a_preamble_runs_on_the_namespace_warmed_with_its_imports():
     from grpo4codegen.sandbox import worker as worker_mod
     from grpo4codegen.sandbox.isolation import IsolationConfig
 
-    preamble = "import math\nfrom collections import *\n\nLIMIT = 7\n"
+    preamble = 'import math\nfrom collections import *\n\n"""Not the module\'s docstring."""\nLIMIT = 7\n'
     assert protocol.split_preamble(preamble)[0] == "import math\nfrom collections import *"
     assert protocol.split_preamble("from __future__ import annotations\nimport math\n") is None
     assert protocol.split_preamble("import math\n")[1] is None  # nothing but imports: no rest to run
     code = (
         "class Solution:\n    def add(self, a, b):\n"
-        "        global LIMIT, WARMED\n        seen = (WARMED, LIMIT, isinstance(deque(), deque))\n"
+        "        global LIMIT, WARMED\n        seen = (WARMED, LIMIT, isinstance(deque(), deque), __doc__)\n"
         "        LIMIT, WARMED = -1, 'changed by an earlier child'\n        return list(seen)\n"
     )
     problem = make_problem("add", ["assert candidate(a=1, b=2) == 3"], ADD_REFERENCE, preamble=preamble)
@@ -423,7 +425,7 @@ def test_a_preamble_runs_on_the_namespace_warmed_with_its_imports():
         if k == 0:
             w.warm_namespaces[job["preamble_imports"]].WARMED = "warm"
         else:
-            assert json.loads(tail[protocol.VALUE_HEAD.size :]) == ["warm", 7, True]
+            assert json.loads(tail[protocol.VALUE_HEAD.size :]) == ["warm", 7, True, None]
     assert w.spawner.warm(job["preamble_imports"])  # (the forker's answer: it has it)
 
 

@@ -168,8 +168,8 @@ class Solution:
 """
 
 
-def probe_source() -> str:
-    return PROBE.format(needles=NEEDLES, own=("OWNMARK-77aa", "bb91-joined"))
+def probe_source(needles: dict[str, tuple[str, str]] | None = None) -> str:
+    return PROBE.format(needles=needles or NEEDLES, own=("OWNMARK-77aa", "bb91-joined"))
 
 
 def report(result) -> dict[str, set[str] | str]:
@@ -219,6 +219,25 @@ def test_a_sibling_on_the_same_problem_sees_only_its_own_job(one_worker):
     found = report(one_worker.run(EARLIER, probe_source(), LIMITS))
     assert found["memory"] == {"own", "input"}, found
     assert found["files"] == set(), found
+
+
+def test_a_later_candidate_sees_nothing_of_an_earlier_problems_preamble(one_worker):
+    """A preamble's leading imports may be warmed in the process children are forked from: only a text
+    made of names already in that process ever reaches it. A marker in an `as` name, or in the name
+    of a module that is not loaded, stays out of it, so no later child (of another problem, another
+    client of a server) finds it."""
+    first, second = "PREMARK_4e1f", "_77c2_alias"
+    for i, imports in enumerate((f"import math as {first}{second}", f"import {first}{second}")):
+        earlier = make_problem(
+            "add",
+            ["assert candidate(a=1, b=2) == 3"],
+            ADD_REFERENCE,
+            preamble=f"{imports}\nfrom collections import *\n\nLIMIT = 1\n",
+            task_id=f"earlier-preamble-{i}",
+        )
+        assert one_worker.run(earlier, ADD_REFERENCE, LIMITS).ok
+    found = report(one_worker.run(LATER, probe_source({"preamble": (first, second)}), LIMITS))
+    assert found["memory"] == {"own"}, found
 
 
 def test_an_honest_submission_still_passes_after_the_probe(one_worker, add_problem):

@@ -226,8 +226,11 @@ def split_preamble(text: str) -> tuple[str, list[Any] | None] | None:
     imports = "\n".join(ast.unparse(stmt) for stmt in tree.body[:k])
     if k == len(tree.body):
         return imports, None
+    # a `pass` first: a string right after the imports is no docstring in the whole preamble, and must
+    # not become one (the module's __doc__) in the rest alone
+    rest = [ast.copy_location(ast.Pass(), tree.body[k]), *tree.body[k:]]
     try:
-        code = compile(ast.Module(tree.body[k:], type_ignores=[]), "<preamble>", "exec")
+        code = compile(ast.Module(rest, type_ignores=[]), "<preamble>", "exec")
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
         return None
     return imports, [sys.hexversion, binascii.b2a_base64(marshal.dumps(code), newline=False).decode()]
@@ -259,8 +262,9 @@ def load_preamble(field: Any) -> CodeType | None:
 FORKER_REQUEST = struct.Struct("<cqqqq")
 FORKER_REPLY = struct.Struct("<qqdq")
 SPAWN, REAP, WARM = b"S", b"R", b"W"
-#: the longest WARM message (the request, then the import statements' text)
-WARM_MAX = 1 << 16
+#: the longest import statements' text a WARM message carries, and the longest message
+WARM_TEXT_MAX = 4096
+WARM_MAX = FORKER_REQUEST.size + WARM_TEXT_MAX
 
 
 def write_job_file(raw: bytes, order: list[int], traced: bool) -> int:

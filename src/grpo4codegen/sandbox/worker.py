@@ -200,7 +200,8 @@ class Worker:
             return
         if len(self._warm_asked) < MAX_WARM_PREAMBLES:
             self._warm_asked.add(imports)
-            self.spawner.warm(imports)
+            if plain_imports(imports) is not None:  # nothing else is ever sent to the forker
+                self.spawner.warm(imports)
 
     def run_job(self, job: dict[str, Any], raw: bytes | None = None) -> tuple[dict[str, Any], bytes]:
         """Run every test of a job; returns the reply header and its tail (the value payloads). `raw`:
@@ -639,12 +640,11 @@ def _measure_alive(st: _ChildState) -> bool:
 
 
 def warm_namespace(imports: str) -> types.ModuleType | None:
-    """A solution module holding `imports` run once, for WARM: import statements only, of modules this
-    process has loaded already (no module is loaded, no other code runs), of names they hold; None for
-    anything else, or if checking or running them fails in any way."""
+    """A solution module holding `imports` run once, for WARM (see `plain_imports`); None for any other
+    text, or if checking or running it fails in any way."""
     try:
-        tree = ast.parse(imports, "<preamble>")
-        if not all(_loaded_import(stmt) for stmt in tree.body):
+        tree = plain_imports(imports)
+        if tree is None:
             return None
         module = types.ModuleType("solution")
         exec(compile(tree, "<preamble>", "exec"), module.__dict__)
@@ -653,18 +653,31 @@ def warm_namespace(imports: str) -> types.ModuleType | None:
     return module
 
 
-def _loaded_import(stmt: ast.stmt) -> bool:
-    """An import statement of modules already in sys.modules (and of names they hold)."""
+def plain_imports(imports: str) -> ast.Module | None:
+    """`imports` parsed, if it is nothing but import statements, without `as` names, of modules this
+    process has loaded already, of names they hold (short, too). Such a text holds only names that
+    are in the process already: checked by the supervisor before it sends one and by the forker
+    before it runs one, so no other text of a job ever reaches the process children are forked from.
+    None for anything else."""
+    if len(imports) > protocol.WARM_TEXT_MAX:
+        return None
+    try:
+        tree = ast.parse(imports, "<preamble>")
+        return tree if all(_loaded_import(stmt) for stmt in tree.body) else None
+    except Exception:
+        return None
 
+
+def _loaded_import(stmt: ast.stmt) -> bool:
     def loaded(dotted: str) -> bool:
         parts = dotted.split(".")
         return all(".".join(parts[: k + 1]) in sys.modules for k in range(len(parts)))
 
+    if not isinstance(stmt, (ast.Import, ast.ImportFrom)) or any(alias.asname for alias in stmt.names):
+        return False
     if isinstance(stmt, ast.Import):
         return all(loaded(alias.name) for alias in stmt.names)
-    if not (isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module not in (None, "__future__")):
-        return False
-    if not loaded(stmt.module):
+    if stmt.level != 0 or stmt.module in (None, "__future__") or not loaded(stmt.module):
         return False
     module = sys.modules[stmt.module]
     return all(alias.name == "*" or hasattr(module, alias.name) for alias in stmt.names)
