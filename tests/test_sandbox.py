@@ -363,6 +363,17 @@ def test_instruction_counter_opened_from_outside_with_a_stand_in(monkeypatch, ad
     assert len(children) == 1 and children[0] != os.getpid()  # on the child, from outside
 
 
+@pytest.mark.parametrize("metrics", [("time",), ("time", "memory", "steps")])
+def test_annotations_are_evaluated_as_plain_python_does(executor, add_problem, metrics):
+    """Our modules use `from __future__ import annotations`; compile() passes that on unless told not
+    to. A solution annotated with a name that does not exist fails to load, as in plain Python."""
+    code = "class Solution:\n    def add(self, a: NoSuchType, b):\n        return a + b\n"
+    r = executor.run(add_problem, code, Limits(metrics=metrics))
+    assert [t.exec_outcome for t in r.tests] == [ExecOutcome.RUNTIME_ERROR] * 3
+    assert "NameError" in r.tests[0].error
+    assert executor.run(add_problem, code.replace("NoSuchType", "int"), Limits(metrics=metrics)).all_passed
+
+
 def test_warming_runs_only_imports_of_loaded_modules(monkeypatch):
     """WARM text comes from a job's preamble: the forker runs it only if it is nothing but imports of
     modules it has loaded already, of names they hold; nothing else runs, no module is loaded, and

@@ -55,7 +55,9 @@ def _floor_problem(payload: tuple[str, str, str, str, list[str], list[Any]]) -> 
     t0 = time.perf_counter()
     passed = 0
     try:
-        ns = load_solution(code, compile(preamble, "<preamble>", "exec") if preamble else None)
+        ns = load_solution(
+            code, compile(preamble, "<preamble>", "exec", dont_inherit=True) if preamble else None
+        )
     except Exception:
         return 0, time.perf_counter() - t0
     for raw, exp in zip(encoded, expected, strict=True):

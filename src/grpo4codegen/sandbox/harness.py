@@ -88,8 +88,13 @@ def load_solution(code: str, preamble: CodeType | None, instrumented: bool = Fal
 
 
 def compile_solution(code: str, instrumented: bool = False) -> CodeType:
-    """The candidate's code object (with step ticks when `instrumented`). Raises SyntaxError, ValueError."""
-    return steps_mod.instrument(code) if instrumented else compile(code, "<solution>", "exec")
+    """The candidate's code object (with step ticks when `instrumented`). Raises SyntaxError, ValueError.
+    Every compile of a candidate's code or a preamble passes `dont_inherit`: compile() would otherwise
+    give it the calling module's `from __future__ import annotations`, and annotations that plain
+    Python evaluates (and fails on) would pass unevaluated."""
+    return (
+        steps_mod.instrument(code) if instrumented else compile(code, "<solution>", "exec", dont_inherit=True)
+    )
 
 
 def new_namespace(preamble: Preamble, instrumented: bool = False) -> dict[str, Any]:

@@ -203,7 +203,7 @@ def compiled_preamble(text: str) -> list[Any] | None:
     if not text:
         return None
     try:
-        code = compile(text, "<preamble>", "exec")
+        code = compile(text, "<preamble>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
         return None
     return [sys.hexversion, binascii.b2a_base64(marshal.dumps(code), newline=False).decode()]
@@ -230,7 +230,7 @@ def split_preamble(text: str) -> tuple[str, list[Any] | None] | None:
     # not become one (the module's __doc__) in the rest alone
     rest = [ast.copy_location(ast.Pass(), tree.body[k]), *tree.body[k:]]
     try:
-        code = compile(ast.Module(rest, type_ignores=[]), "<preamble>", "exec")
+        code = compile(ast.Module(rest, type_ignores=[]), "<preamble>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
         return None
     return imports, [sys.hexversion, binascii.b2a_base64(marshal.dumps(code), newline=False).decode()]

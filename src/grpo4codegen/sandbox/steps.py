@@ -78,4 +78,4 @@ def instrument(source: str, filename: str = "<solution>"):  # -> CodeType
     """Compile `source` with step ticks inserted. Raises SyntaxError like `compile`."""
     tree = _Instrument().visit(ast.parse(source, filename))
     ast.fix_missing_locations(tree)
-    return compile(tree, filename, "exec")
+    return compile(tree, filename, "exec", dont_inherit=True)

@@ -191,7 +191,9 @@ class Worker:
             code = protocol.load_preamble(rest)
             if code is not None:
                 return base, code
-        return None, protocol.load_preamble(job.get("preamble_code")) or compile(text, "<preamble>", "exec")
+        return None, protocol.load_preamble(job.get("preamble_code")) or compile(
+            text, "<preamble>", "exec", dont_inherit=True
+        )
 
     def _warm(self, job: dict[str, Any]) -> None:
         """Have the forker warm a namespace with this preamble's imports, the first time it is seen."""
@@ -647,7 +649,7 @@ def warm_namespace(imports: str) -> types.ModuleType | None:
         if tree is None:
             return None
         module = types.ModuleType("solution")
-        exec(compile(tree, "<preamble>", "exec"), module.__dict__)
+        exec(compile(tree, "<preamble>", "exec", dont_inherit=True), module.__dict__)
     except Exception:  # (this runs in the process that forks every child: nothing may escape)
         return None
     return module
