@@ -206,7 +206,7 @@ def compiled_preamble(text: str) -> list[Any] | None:
         code = compile(text, "<preamble>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
         return None
-    return [sys.hexversion, binascii.b2a_base64(marshal.dumps(code), newline=False).decode()]
+    return _code_field(code)
 
 
 def split_preamble(text: str) -> tuple[str, list[Any] | None] | None:
@@ -233,7 +233,12 @@ def split_preamble(text: str) -> tuple[str, list[Any] | None] | None:
         code = compile(ast.Module(rest, type_ignores=[]), "<preamble>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
         return None
-    return imports, [sys.hexversion, binascii.b2a_base64(marshal.dumps(code), newline=False).decode()]
+    return imports, _code_field(code)
+
+
+def _code_field(code: CodeType) -> list[Any]:
+    """A code object for a job: [interpreter version, marshal in base64] (see `load_preamble`)."""
+    return [sys.hexversion, binascii.b2a_base64(marshal.dumps(code), newline=False).decode()]
 
 
 def _plain_import(stmt: ast.stmt) -> bool:
