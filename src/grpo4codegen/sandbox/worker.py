@@ -847,8 +847,10 @@ class LocalSpawner:
 
     def warm(self, imports: str) -> bool:
         """Warm a namespace with these import statements, in this process (which forks the children)."""
+        if len(self.worker.warm_namespaces) >= MAX_WARM_PREAMBLES:
+            return False
         module = warm_namespace(imports)
-        if module is None or len(self.worker.warm_namespaces) >= MAX_WARM_PREAMBLES:
+        if module is None:
             return False
         self.worker.warm_namespaces[imports] = module
         gc.freeze()  # (as after the warm-up: children never walk these objects)
