@@ -354,8 +354,8 @@ def test_instruction_counter_opened_from_outside_with_a_stand_in(monkeypatch, ad
     w = worker_mod.Worker(config)
     w.instructions = "available"
     with Executor(workers=1) as ex:
-        job = ex._job(Submission(add_problem, ADD_REFERENCE), ALL_METRICS)
-    header, tail = w.run_job(job)
+        job, body = ex._job(Submission(add_problem, ADD_REFERENCE), ALL_METRICS)
+    header, tail = w.run_job(job, body)
     w.cleanup()
     assert all("o" not in t for t in header["tests"])  # every test returned a value: none failed
     assert header["kernel"]["instructions"] == 123_456
@@ -427,11 +427,11 @@ def test_a_preamble_runs_on_the_namespace_warmed_with_its_imports():
     config = IsolationConfig(network=False, filesystem=False, drop_privileges=False, seccomp=False)
     w = worker_mod.Worker(config)
     with Executor(workers=1) as ex:
-        job = ex._job(Submission(problem, code), Limits())
+        job, body = ex._job(Submission(problem, code), Limits())
     assert job["preamble_imports"] == "import math\nfrom collections import *"
     # the first job warms the namespace; a marker put in it afterwards shows the children use it
     for k in range(3):
-        header, tail = w.run_job(job)
+        header, tail = w.run_job(job, body)
         w.cleanup()
         if k == 0:
             w.warm_namespaces[job["preamble_imports"]].WARMED = "warm"

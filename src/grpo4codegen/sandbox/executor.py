@@ -69,8 +69,9 @@ class _Prepared:
     encoded_args: list[str]
     expected: list[Any]
     expected_json: list[bytes | None]
-    preamble_code: list[Any] | None = None  # compiled once here: see protocol.compiled_preamble
-    preamble_split: tuple[str, list[Any] | None] | None = None  # see protocol.split_preamble
+    preamble_split: tuple[str, list[Any] | None] | None  # see protocol.split_preamble
+    #: the problem's part of every job for it (tests, preamble, names), encoded once: JSON members
+    job_members: bytes
 
 
 @dataclass
@@ -144,10 +145,11 @@ class _WorkerHandle:
         self.layers: dict[str, str] = hello.get("layers", {})
         self.instructions: str = hello.get("instructions", "")
 
-    def request(self, job: dict[str, Any], timeout: float) -> tuple[dict[str, Any], bytes]:
-        """The worker's reply: a JSON header and a tail holding the tests' value payloads."""
+    def request(self, job: dict[str, Any], timeout: float, body: bytes = b"") -> tuple[dict[str, Any], bytes]:
+        """The worker's reply: a JSON header and a tail holding the tests' value payloads. `job`: the
+        fields the worker reads; `body`: the whole job's JSON text, which only its children read."""
         try:
-            write_frame(self.to_worker, job)
+            write_frame(self.to_worker, job, body)
         except OSError as e:
             raise WorkerDied(f"cannot send to worker: {e}") from None
         return self._read(timeout)
@@ -250,8 +252,8 @@ class Executor:
         self.check_isolation()
         handle = self._acquire()
         try:
-            job = self._job(StdioSubmission("pass", [("", "")]), self.limits)
-            reply, _ = handle.request(job, WATCHDOG_MARGIN_S)
+            job, body = self._job(StdioSubmission("pass", [("", "")]), self.limits)
+            reply, _ = handle.request(job, WATCHDOG_MARGIN_S, body)
             return {**reply.get("layers", {}), "instructions_counter": handle.instructions}
         finally:
             self._idle.put(handle)
@@ -317,7 +319,7 @@ class Executor:
             expected_json = [_json_bytes(out) if isinstance(out, str) else None for out in expected]
         if not expected:
             return ExecutionResult(tests=[], wall_time=0.0)
-        job = self._job(submission, limits)
+        job, body = self._job(submission, limits)
         traced = isinstance(submission, Submission) and bool({"memory", "steps"} & set(limits.metrics))
         timeout = job_seconds_bound(limits.time_s, limits.total_time_s, traced) + WATCHDOG_MARGIN_S
         error = ""
@@ -325,7 +327,7 @@ class Executor:
             handle = None
             try:
                 handle = self._acquire()
-                reply, tail = handle.request(job, timeout)
+                reply, tail = handle.request(job, timeout, body)
                 self._idle.put(handle)
                 break
             except WorkerDied as e:
@@ -368,10 +370,12 @@ class Executor:
             self.stats.outcomes.update(t.exec_outcome.value for t in tests)
         return result
 
-    def _job(self, submission: Submission | StdioSubmission, limits: Limits) -> dict[str, Any]:
+    def _job(self, submission: Submission | StdioSubmission, limits: Limits) -> tuple[dict[str, Any], bytes]:
+        """(what the worker reads, the whole job's JSON text for its children). The worker reads the
+        limits and the number of tests, never the tests or the code; a problem's part of the text is
+        encoded once (`_prepare`), so a submission costs only the encoding of its code."""
         job: dict[str, Any] = {
             "id": next(self._job_ids),
-            "code": submission.code,
             "time_s": limits.time_s,
             "memory_mb": limits.memory_mb,
             "total_time_s": limits.total_time_s,
@@ -381,23 +385,16 @@ class Executor:
             "traced_tests": None if limits.traced_tests is None else list(limits.traced_tests),
         }
         if isinstance(submission, Submission):
-            problem = submission.problem
-            prepared = self._prepare(problem)
+            prepared = self._prepare(submission.problem)
+            job.update(mode="call", n=len(prepared.encoded_args))
             if prepared.preamble_split is not None:
-                job.update(
-                    preamble_imports=prepared.preamble_split[0], preamble_rest_code=prepared.preamble_split[1]
-                )
-            job.update(
-                mode="call",
-                preamble=problem.preamble,
-                preamble_code=prepared.preamble_code,
-                class_name=problem.class_name,
-                method=problem.method_name,
-                tests=prepared.encoded_args,
-            )
+                job["preamble_imports"] = prepared.preamble_split[0]
+            members = prepared.job_members
         else:
-            job.update(mode="stdio", tests=[stdin for stdin, _ in submission.cases])
-        return job
+            job.update(mode="stdio", n=len(submission.cases))
+            members = json.dumps({"tests": [stdin for stdin, _ in submission.cases]}).encode()[1:-1]
+        own = json.dumps({**job, "code": submission.code}).encode()
+        return job, b"".join((own[:-1], b", ", members, b"}"))
 
     def _prepare(self, problem: Problem) -> _Prepared:
         key = id(problem)
@@ -408,8 +405,18 @@ class Executor:
                 return prepared
         encoded = [encode_args(t) for t in problem.tests]
         expected = [expected_canonical(t.expected, t.compare) for t in problem.tests]
+        whole, split = self._compiled(problem.preamble)
+        members: dict[str, Any] = {"preamble": problem.preamble, "preamble_code": whole}
+        if split is not None:
+            members.update(preamble_rest_code=split[1])
+        members.update(class_name=problem.class_name, method=problem.method_name, tests=encoded)
         prepared = _Prepared(
-            problem, encoded, expected, [_json_bytes(e) for e in expected], *self._compiled(problem.preamble)
+            problem,
+            encoded,
+            expected,
+            [_json_bytes(e) for e in expected],
+            split,
+            json.dumps(members).encode()[1:-1],
         )
         with self._lock:
             self._prepared[key] = prepared

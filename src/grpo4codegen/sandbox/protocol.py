@@ -1,7 +1,10 @@
 """The bytes that cross the sandbox's process boundaries, in one place.
 
-executor <-> worker: frames `json_size(u32) tail_size(u32) json tail`. A job is JSON only; a reply's
-  tail carries the children's raw value payloads, which the executor decodes once, itself.
+executor <-> worker: frames `json_size(u32) tail_size(u32) json tail`. A job's JSON holds only what
+  the supervisor reads (limits, mode, number of tests); its tail is the whole job's JSON text, code and
+  tests included, which the supervisor passes to each child undecoded (the executor encodes a
+  problem's part of it once). A reply's tail carries the children's raw value payloads, which the
+  executor decodes once, itself.
 child -> worker: records `kind(1 byte) test(u32) size(u32) payload`. The child buffers them and
   writes them in batches (`RecordWriter`), so a test costs no system call and no wake-up of the worker.
   BEGIN is the line between our code and the candidate's: before it the child runs only the harness
@@ -87,8 +90,8 @@ def write_frame(fd: int, obj: Any, tail: bytes = b"") -> None:
         data = data[os.write(fd, data) :]
 
 
-def read_frame(fd: int, raw: bool = False) -> tuple[Any, ...] | None:
-    """(decoded JSON, tail bytes), and with `raw` the JSON text too; None at a clean end of stream."""
+def read_frame(fd: int) -> tuple[Any, bytes] | None:
+    """(decoded JSON, tail bytes); None at a clean end of stream."""
     header = _read_exact(fd, FRAME.size)
     if header is None:
         return None
@@ -98,8 +101,7 @@ def read_frame(fd: int, raw: bool = False) -> tuple[Any, ...] | None:
     body = _read_exact(fd, size + tail_size)
     if body is None:
         raise EOFError("truncated frame")
-    text = body[:size]
-    return (json.loads(text), body[size:], text) if raw else (json.loads(text), body[size:])
+    return json.loads(body[:size]), body[size:]
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:

@@ -207,13 +207,15 @@ class Worker:
 
     def run_job(self, job: dict[str, Any], raw: bytes | None = None) -> tuple[dict[str, Any], bytes]:
         """Run every test of a job; returns the reply header and its tail (the value payloads). `raw`:
-        the job's JSON text as it came (else it is encoded again), which each child reads itself.
+        the whole job's JSON text as the executor sent it, which each child reads itself; `job` then
+        holds only what this process reads (limits, mode, `n` tests: never the tests or the code).
+        Without it, `job` is the whole job, encoded again for the children.
 
         First the timed run (one child, more after crashes), whose CPU time and peak memory the worker
         reads from the kernel when it reaps each child; then, if the job asks for memory or steps, the
         traced runs of the tests that returned a value, in another child forked after the timed one
         ended, so that neither tracing nor anything the traced child does reaches the timed figures."""
-        n = len(job["tests"])
+        n = len(job["tests"]) if raw is None else job["n"]
         self._raw_job = raw
         results: list[Any] = [None] * n  # per test: a dict, or (metrics dict, value payload)
         self._deadline = time.monotonic() + job["total_time_s"] * WALL_FACTOR
@@ -947,15 +949,15 @@ def _forker(worker: Worker, sock: _socket.socket) -> None:
 def serve(worker: Worker, in_fd: int, out_fd: int) -> None:
     """The supervisor's loop: read a job, run it, reply, clean up; until the executor closes the pipe."""
     while True:
-        frame = protocol.read_frame(in_fd, raw=True)
+        frame = protocol.read_frame(in_fd)
         if frame is None:
             return
-        job, _, raw = frame
+        job, raw = frame
         if job.get("ping"):
             protocol.write_frame(out_fd, {"pong": True})
             continue
         try:
-            reply, tail = worker.run_job(job, raw)
+            reply, tail = worker.run_job(job, raw or None)
         except SandboxSetupError as e:
             reply, tail = {"id": job.get("id"), "infra_error": f"sandbox setup failed: {e}"}, b""
         try:
