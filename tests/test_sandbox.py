@@ -9,6 +9,8 @@ import signal
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grpo4codegen.data import load_problems
 from grpo4codegen.sandbox.executor import Executor, Submission
@@ -55,6 +57,26 @@ def test_values_canonical_and_matching():
     assert matches(canonical({1: "a"}), expected_canonical({1: "a"}, "eq"))
     assert not matches(canonical({1: "a"}), expected_canonical({1: "b"}, "eq"))
     assert normalise_tree_list([1, None, 2, None, None]) == [1, None, 2]
+
+
+_RETURNED = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=5)
+    | st.tuples(inner, inner)
+    | st.frozensets(st.integers() | st.text(max_size=3), max_size=4)
+    | st.dictionaries(st.integers() | st.text(max_size=3), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_RETURNED)
+def test_a_value_is_encoded_as_json_dumps_writes_it(value):
+    # the executor passes a value whose text equals the expected value's json.dumps text without
+    # decoding it: the child's encoder must write exactly that text (NaN and infinities included)
+    from grpo4codegen.sandbox.harness import value_json
+
+    assert value_json(value) == json.dumps(canonical(value))
 
 
 def test_reference_passes_and_wrong_answer_is_reported(executor, add_problem):
