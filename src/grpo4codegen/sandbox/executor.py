@@ -496,11 +496,12 @@ def _verdicts(
 def _verdict(
     entry: dict[str, Any], payload: bytes | None, expected: Any, expected_json: bytes | None, stdio: bool
 ) -> TestResult:
-    metrics = {
-        "tracemalloc_current": entry.get("mc"),
-        "tracemalloc_peak": entry.get("mp"),
-        "steps": entry.get("st"),
-    }
+    # a timed test's entry holds its payload's size only; a traced one's adds memory and steps
+    metrics = (
+        {"tracemalloc_current": entry.get("mc"), "tracemalloc_peak": entry.get("mp"), "steps": entry.get("st")}
+        if len(entry) > 1
+        else {}
+    )
     if "o" in entry:
         return TestResult(
             ExecOutcome(entry["o"]), error=entry.get("e", ""), skipped=bool(entry.get("skip")), **metrics
@@ -511,10 +512,12 @@ def _verdict(
         seconds, cpu_seconds, instructions, text = parse_value_payload(payload)
     except ValueError:
         return TestResult(ExecOutcome.RUNTIME_ERROR, error="malformed result record", **metrics)
-    metrics.update(time_consumed=seconds, cpu_time=cpu_seconds, cpu_instruction_count=instructions)
     shown = _shown(text)
     if expected_json is not None and text == expected_json:  # same JSON text: the same value
-        return TestResult(ExecOutcome.PASSED, result=shown, **metrics)
+        return TestResult(
+            ExecOutcome.PASSED, seconds, cpu_seconds, cpu_instruction_count=instructions, result=shown, **metrics
+        )
+    metrics.update(time_consumed=seconds, cpu_time=cpu_seconds, cpu_instruction_count=instructions)
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):

@@ -408,6 +408,14 @@ def reset_scratch(config: IsolationConfig) -> None:
         raise OSError(e.errno, f"resetting {_scratch}: {e.strerror}") from None
 
 
+def trim_heap() -> None:
+    """Give the C heap's free pages back to the kernel (glibc's malloc_trim): the worker then holds
+    fewer pages for each fork to copy and each child's exit to unmap. A no-op without glibc."""
+    trim = getattr(_libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
 def die_with_parent(parent: int) -> bool:
     """SIGKILL the calling process when its parent `parent` dies. False when it died already, before
     the request was made (the caller then must not go on: nobody would supervise or kill it)."""

@@ -48,6 +48,7 @@ from .isolation import (
     scratch_replaced,
     scrub_environment,
     seal_worker,
+    trim_heap,
 )
 from .perfcount import open_counter
 
@@ -173,6 +174,7 @@ class Worker:
         scrub_environment()
         seal_worker()
         gc.collect()
+        trim_heap()
         gc.freeze()  # children then never walk the worker's objects, sparing copy-on-write pages
 
     def preamble(self, job: dict[str, Any]) -> harness.Preamble:
