@@ -237,7 +237,7 @@ class Worker:
             order = self._run_child(job, order, results, traced=False)
             children += 1
         restarts = max(children - 1, 0)
-        traced = [i for i in range(n) if self._traced(job, i) and isinstance(results[i], tuple)]
+        traced = _to_trace(job, results)
         if traced:
             self._remove_workdirs()  # nothing the timed child left behind reaches the traced one
             self._trace_deadline = time.monotonic() + job["total_time_s"] * TRACE_BUDGET_FACTOR
@@ -608,12 +608,15 @@ class Worker:
             self._cpu_budget = max(self._cpu_budget, self._cpu + job["time_s"] * len(lost))
         return lost
 
-    @staticmethod
-    def _traced(job: dict[str, Any], index: int) -> bool:
-        """Does this test get the separate memory/steps run?"""
-        if job["mode"] != "call" or not set(job["metrics"]) & {"memory", "steps"}:
-            return False
-        return job.get("traced_tests") is None or index in job["traced_tests"]
+
+def _to_trace(job: dict[str, Any], results: list) -> list[int]:
+    """The tests that get the separate memory/steps run: those of the job's traced tests (all when it
+    names none) whose timed call returned a value."""
+    if job["mode"] != "call" or not set(job["metrics"]) & {"memory", "steps"}:
+        return []
+    chosen = job.get("traced_tests")
+    chosen = None if chosen is None else set(chosen)
+    return [i for i, r in enumerate(results) if isinstance(r, tuple) and (chosen is None or i in chosen)]
 
 
 def _child_cpu(pid: int) -> float | None:
