@@ -61,10 +61,12 @@ def test_values_canonical_and_matching():
 
 _RETURNED = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: st.lists(inner, max_size=5)
-    | st.tuples(inner, inner)
-    | st.frozensets(st.integers() | st.text(max_size=3), max_size=4)
-    | st.dictionaries(st.integers() | st.text(max_size=3), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.tuples(inner, inner)
+        | st.frozensets(st.integers() | st.text(max_size=3), max_size=4)
+        | st.dictionaries(st.integers() | st.text(max_size=3), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -498,7 +498,11 @@ def _verdict(
 ) -> TestResult:
     # a timed test's entry holds its payload's size only; a traced one's adds memory and steps
     metrics = (
-        {"tracemalloc_current": entry.get("mc"), "tracemalloc_peak": entry.get("mp"), "steps": entry.get("st")}
+        {
+            "tracemalloc_current": entry.get("mc"),
+            "tracemalloc_peak": entry.get("mp"),
+            "steps": entry.get("st"),
+        }
         if len(entry) > 1
         else {}
     )
@@ -515,7 +519,12 @@ def _verdict(
     shown = _shown(text)
     if expected_json is not None and text == expected_json:  # same JSON text: the same value
         return TestResult(
-            ExecOutcome.PASSED, seconds, cpu_seconds, cpu_instruction_count=instructions, result=shown, **metrics
+            ExecOutcome.PASSED,
+            seconds,
+            cpu_seconds,
+            cpu_instruction_count=instructions,
+            result=shown,
+            **metrics,
         )
     metrics.update(time_consumed=seconds, cpu_time=cpu_seconds, cpu_instruction_count=instructions)
     try:

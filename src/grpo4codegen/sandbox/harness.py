@@ -65,6 +65,8 @@ def value_json(value: Any) -> str:
     """The JSON text of a returned value's plain-data form (`canonical`), as json.dumps writes it."""
     data = canonical(value)
     return "".join(_encoder(data, 0)) if _encoder is not None else _dumps(data)
+
+
 _perf = time.perf_counter
 _cpu = time.thread_time
 # read once, at BEGIN (before any candidate code): our own share of the child's CPU time and peak memory,
