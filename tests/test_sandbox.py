@@ -93,6 +93,14 @@ def test_reference_passes_and_wrong_answer_is_reported(executor, add_problem):
     assert [t.passed for t in executor.run(add_problem, half).tests] == [True, True, False]
 
 
+def test_code_that_is_not_text_is_refused_with_a_clear_error(executor, add_problem):
+    restarts = executor.stats.worker_restarts
+    with pytest.raises(TypeError, match="code must be a str, not bytes"):
+        executor.run(add_problem, ADD_REFERENCE.encode())
+    assert executor.run(add_problem, ADD_REFERENCE).all_passed  # the pool serves on, no restart
+    assert executor.stats.worker_restarts == restarts
+
+
 def test_compilation_and_missing_entry_point(executor, add_problem):
     r = executor.run(add_problem, "class Solution:\n    def add(self, a, b)\n        return a + b\n")
     assert {t.exec_outcome for t in r.tests} == {ExecOutcome.COMPILATION_ERROR}

@@ -374,6 +374,8 @@ class Executor:
         """(what the worker reads, the whole job's JSON text for its children). The worker reads the
         limits and the number of tests, never the tests or the code; a problem's part of the text is
         encoded once (`_prepare`), so a submission costs only the encoding of its code."""
+        if not isinstance(submission.code, str):
+            raise TypeError(f"a submission's code must be a str, not {type(submission.code).__name__}")
         job: dict[str, Any] = {
             "id": next(self._job_ids),
             "time_s": limits.time_s,
