@@ -594,8 +594,11 @@ def test_bench_sandbox_reports_its_figures(capsys):
     from grpo4codegen.cli import main
 
     argv = ["bench", "sandbox", "--dataset", "builtin", "--limit", "3"]
-    assert main([*argv, "--skip-process-per-test", "--skip-metrics"]) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main([*argv, "--skip-process-per-test", "--skip-metrics", "--paired"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert math.isfinite(summary["overhead_ms_per_submission_paired"])
+    assert f"passed {summary['tests']} and {summary['tests']}" in out  # the paired runs pass every test
     assert (
         summary["problems"] == 3
         and summary["passed"]["ours"] == summary["passed"]["floor"] == summary["tests"]

@@ -7,6 +7,11 @@
 (2)  a fresh interpreter per test case (the ExecEval model)
 (3)  the floor: the same tests in-process, no isolation, no metrics, one process per core
 Every configuration runs the same reference solutions on the same tests; figures are tests per second.
+
+`overhead_ms_per_submission` is the median over problems of (1)'s time minus (3)'s, each run about a
+minute apart: drift in the machine's speed between the two lands in the difference. With `paired`,
+the floor and (1) also run block by block, alternating which goes first, and the same median over
+those adjacent runs is reported beside it (`overhead_ms_per_submission_paired`).
 """
 
 from __future__ import annotations
@@ -110,6 +115,33 @@ def reward_traced_tests(problem: Problem, reference: ExecutionResult) -> tuple[i
     return traced_tests_for(problem, reference)
 
 
+def run_paired(
+    problems: list[Problem], workers: int, limits: Limits, block: int
+) -> list[tuple[float, float]]:
+    """(floor seconds, ours seconds) per problem, the two run seconds apart: blocks of `block`
+    problems, the floor first in even blocks and ours first in odd ones, both pools kept warm."""
+    ctx = mp.get_context("fork")
+    payloads = [_payload(p) for p in problems]
+    floor: list[float] = []
+    ours: list[float] = []
+    floor_passed = ours_passed = 0
+    with ctx.Pool(workers) as pool, Executor(workers=workers, limits=limits) as executor:
+        executor.run(problems[0], problems[0].reference_solution)
+        executor.prepare(problems)
+        for k, start in enumerate(range(0, len(problems), block)):
+            subs = [Submission(p, p.reference_solution, limits) for p in problems[start : start + block]]
+            for side in ("floor", "ours") if k % 2 == 0 else ("ours", "floor"):
+                if side == "floor":
+                    done = pool.map(_floor_problem, payloads[start : start + block], chunksize=1)
+                    floor.extend(seconds for _, seconds in done)
+                    floor_passed += sum(n for n, _ in done)
+                else:
+                    results = executor.run_many(subs)
+                    ours.extend(r.wall_time for r in results)
+                    ours_passed += sum(r.passed for r in results)
+    return list(zip(floor, ours, strict=True)), floor_passed, ours_passed
+
+
 def run_process_per_test(problems: list[Problem], workers: int) -> tuple[float, int]:
     """A fresh interpreter for every test case; the parent compares what it prints."""
     env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))}
@@ -155,6 +187,7 @@ def run_benchmark(
     workers: int | None,
     skip_baseline: bool,
     skip_metrics: bool = False,
+    paired: bool = False,
 ) -> int:
     problems = problems[:limit] if limit else problems
     workers = workers or os.cpu_count() or 1
@@ -203,6 +236,15 @@ def run_benchmark(
             flush=True,
         )
     overhead_ms = statistics.median((o - f) * 1000 for o, f in zip(ours_per, floor_per, strict=True))
+    paired_ms = None
+    if paired:
+        pairs, floor_again, ours_again = run_paired(problems, workers, verdict_limits, block=4 * workers)
+        paired_ms = statistics.median((o - f) * 1000 for f, o in pairs)
+        print(
+            f"paired: (3) and (1) block by block, overhead {paired_ms:.2f} ms/submission (median); "
+            f"passed {floor_again} and {ours_again}",
+            flush=True,
+        )
     summary = {
         "problems": len(problems),
         "tests": tests,
@@ -217,6 +259,7 @@ def run_benchmark(
         "ours_reward_metrics_tests_per_s": None if skip_metrics else tests / heavy_s,
         "floor_over_ours_reward_metrics": None if skip_metrics else heavy_s / floor_s,
         "overhead_ms_per_submission": overhead_ms,
+        "overhead_ms_per_submission_paired": paired_ms,
         "traced_discarded": {
             "ours_metrics": sum(r.traced_discarded for r in met_results),
             "ours_reward_metrics": sum(r.traced_discarded for r in heavy_results),

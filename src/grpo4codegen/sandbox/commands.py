@@ -195,6 +195,7 @@ def _bench(args: argparse.Namespace) -> int:
         workers=args.workers,
         skip_baseline=args.skip_process_per_test,
         skip_metrics=args.skip_metrics,
+        paired=args.paired,
     )
 
 
@@ -240,6 +241,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--skip-metrics",
         action="store_true",
         help="skip (1m) and (1r), the runs with metrics (informative; the targets use (1), (2) and (3))",
+    )
+    p.add_argument(
+        "--paired",
+        action="store_true",
+        help="also run the floor and (1) block by block, alternating, and report the overhead over those "
+        "adjacent runs: drift in the machine's speed between the two full runs does not reach it",
     )
     p.set_defaults(handler=_bench)
     p = bench_sub.add_parser(
