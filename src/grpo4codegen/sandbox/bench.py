@@ -117,9 +117,10 @@ def reward_traced_tests(problem: Problem, reference: ExecutionResult) -> tuple[i
 
 def run_paired(
     problems: list[Problem], workers: int, limits: Limits, block: int
-) -> list[tuple[float, float]]:
-    """(floor seconds, ours seconds) per problem, the two run seconds apart: blocks of `block`
-    problems, the floor first in even blocks and ours first in odd ones, both pools kept warm."""
+) -> tuple[list[tuple[float, float]], int, int]:
+    """(floor seconds, ours seconds) per problem, the two run seconds apart (blocks of `block`
+    problems, the floor first in even blocks and ours first in odd ones, both pools kept warm), and
+    the tests each side passed."""
     ctx = mp.get_context("fork")
     payloads = [_payload(p) for p in problems]
     floor: list[float] = []

@@ -518,17 +518,10 @@ def _verdict(
         seconds, cpu_seconds, instructions, text = parse_value_payload(payload)
     except ValueError:
         return TestResult(ExecOutcome.RUNTIME_ERROR, error="malformed result record", **metrics)
+    metrics.update(time_consumed=seconds, cpu_time=cpu_seconds, cpu_instruction_count=instructions)
     shown = _shown(text)
     if expected_json is not None and text == expected_json:  # same JSON text: the same value
-        return TestResult(
-            ExecOutcome.PASSED,
-            seconds,
-            cpu_seconds,
-            cpu_instruction_count=instructions,
-            result=shown,
-            **metrics,
-        )
-    metrics.update(time_consumed=seconds, cpu_time=cpu_seconds, cpu_instruction_count=instructions)
+        return TestResult(ExecOutcome.PASSED, result=shown, **metrics)
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):

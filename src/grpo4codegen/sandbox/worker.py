@@ -229,6 +229,7 @@ class Worker:
         self._values = 0
         order = list(range(n))
         children = 0
+        self._warm(job)  # (before the first child: every child of the job may start from it)
         while order:
             if children and (time.monotonic() >= self._deadline or self._cpu >= self._cpu_budget):
                 # crashes used up the total time
@@ -274,7 +275,6 @@ class Worker:
         forked_at = time.monotonic()
         self.page[:] = _BLANK_PAGE  # nothing one child wrote there reaches the next
         protocol.write_progress(self.page, -1, protocol.PHASE_SETUP, forked_at)
-        self._warm(job)
         job_fd = protocol.write_job_file(self._raw_job or json.dumps(job).encode(), order, traced)
         r, w = os.pipe()
         try:
