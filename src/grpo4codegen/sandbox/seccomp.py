@@ -10,6 +10,13 @@ scheduling) may name only the caller itself (pid 0): without root the child has 
 and the kernel would let it lower the limits of the worker, its supervisor, or any process of that
 user it can name. `clone3` answers ENOSYS so that the C
 library falls back to `clone`, which the filter can inspect (threads stay allowed).
+
+The program is laid out as a binary tree of system call numbers (libseccomp's `CTL_OPTIMIZE` level
+2) where the library can: the kernel checks a filter when a child loads it, at a cost that grows
+with the filter's length and the number of system calls (0.13 to 0.17 ms to load here, against 0.2 to
+0.26 ms for the linear layout), and every system call the candidate makes then walks a few
+comparisons instead of a hundred. `tests/test_sandbox.py` checks, by emulation, that both layouts
+decide every system call alike.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ _SCMP_CMP_NE = 1
 _SCMP_CMP_LT = 2
 _SCMP_CMP_GT = 6
 _SCMP_CMP_MASKED_EQ = 7
+_SCMP_FLTATR_CTL_OPTIMIZE, _BINARY_TREE = 8, 2
 _CLONE_THREAD = 0x00010000
 
 _DENY_ALWAYS = (
@@ -96,6 +104,7 @@ def load_library() -> ctypes.CDLL | None:
         lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
+        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
         _lib = lib
     return _lib
 
@@ -111,13 +120,16 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def compile_filter() -> bytes:
-    """The filter as a classic-BPF program, compiled once per worker (libseccomp takes milliseconds)."""
+def compile_filter(tree: bool = True) -> bytes:
+    """The filter as a classic-BPF program, compiled once per worker (libseccomp takes milliseconds).
+    `tree`: laid out as a binary tree where this libseccomp can (2.5 and later), else linear."""
     lib = load_library()
     if lib is None:
         raise OSError("libseccomp not found")
     ctx = _build(lib, PID_PLACEHOLDER)
     try:
+        if tree:
+            lib.seccomp_attr_set(ctx, _SCMP_FLTATR_CTL_OPTIMIZE, _BINARY_TREE)  # (older: stays linear)
         fd = os.memfd_create("g4c-seccomp")
         try:
             rc = lib.seccomp_export_bpf(ctx, fd)
