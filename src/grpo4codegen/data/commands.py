@@ -31,8 +31,9 @@ def add_dataset_args(p: argparse.ArgumentParser, default: str | None = BUILTIN) 
     p.add_argument("--curriculum", action="store_true", help="order easy -> hard")
 
 
-def problems_from_args(args: argparse.Namespace) -> list[Problem]:
-    problems = load_problems(args.dataset, split=args.split)
+def problems_from_args(args: argparse.Namespace, keep_incomplete: bool = False) -> list[Problem]:
+    """The problems the dataset flags select (`load_problems`: incomplete ones left out unless kept)."""
+    problems = load_problems(args.dataset, split=args.split, keep_incomplete=keep_incomplete)
     return select_problems(
         problems,
         difficulties=args.difficulty,
@@ -73,7 +74,7 @@ def dataset_stats(problems: list[Problem]) -> dict[str, Any]:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    stats = dataset_stats(problems_from_args(args))
+    stats = dataset_stats(problems_from_args(args, keep_incomplete=True))
     if args.json:
         print(json.dumps(stats))
         return 0
@@ -103,7 +104,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    problems = problems_from_args(args)
+    problems = problems_from_args(args, keep_incomplete=True)
     lines = (json.dumps(p.to_dict(), default=_json_default) + "\n" for p in problems)
     if args.output == "-":
         sys.stdout.writelines(lines)

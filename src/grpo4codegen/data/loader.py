@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import re
 import zlib
@@ -25,19 +26,49 @@ BUILTIN = "builtin"
 HUB_NAME = "newfacade/LeetCodeDataset"
 _LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
 _STARTER_RE = re.compile(r"```python\n(.*?)```", re.DOTALL)
+log = logging.getLogger(__name__)
 
 
-def load_problems(source: str | Path = BUILTIN, split: str = "test", strict: bool = True) -> list[Problem]:
+def load_problems(
+    source: str | Path = BUILTIN, split: str = "test", strict: bool = True, keep_incomplete: bool = False
+) -> list[Problem]:
     """Problems from `builtin`, a local file, or a hub dataset name (with `split`).
 
     With `strict`, a row without the fields a problem needs is an error naming the row; otherwise it
     is skipped. Unparsed asserts never fail loading: they are kept on the problem with their reason.
+    A problem with any (or with no test at all) is incomplete: its tests are not the dataset's, and a
+    reward from part of them can pass a wrong answer. Unless `keep_incomplete` (for inspecting a
+    dataset), incomplete problems are left out, with one warning that names how many and why.
     """
-    cache = _cache_path(str(source))
+    problems = _load_all(str(source), split, strict)
+    if keep_incomplete:
+        return problems
+    complete = [p for p in problems if p.tests and not p.unparsed_tests]
+    if len(complete) < len(problems):
+        first = next(p for p in problems if not p.tests or p.unparsed_tests)
+        why = first.unparsed_tests[0].reason if first.unparsed_tests else "no test"
+        log.warning(
+            "%s: LEFT OUT %d of %d problems whose tests could not all be parsed, so that no reward "
+            "comes from part of a problem's tests (first: %s: %s); `grpo4codegen data stats` lists them",
+            source,
+            len(problems) - len(complete),
+            len(problems),
+            first.task_id,
+            why,
+        )
+        if not complete:
+            raise UserError(
+                f"{source}: no problem whose tests could all be parsed (first: {first.task_id}: {why})"
+            )
+    return complete
+
+
+def _load_all(source: str, split: str, strict: bool) -> list[Problem]:
+    cache = _cache_path(source)
     cached = _read_cache(cache) if cache else None
     if cached is not None:
         return cached
-    rows, origin = _read_rows(str(source), split)
+    rows, origin = _read_rows(source, split)
     problems: list[Problem] = []
     for index, row in enumerate(rows, start=1):
         try:

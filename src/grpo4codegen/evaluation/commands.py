@@ -102,7 +102,16 @@ def _score(args: argparse.Namespace) -> int:
         raise UserError(
             f"{len(unknown)} task ids are not in {args.dataset} (e.g. {unknown[:3]}): pass the --dataset they came from"
         )
-    generations = [g for g in generations if g["task_id"] in known]
+    incomplete = {p.task_id for p in problems if not p.tests or p.unparsed_tests}
+    if incomplete:  # a score from part of a problem's tests can pass a wrong answer: none is given
+        skipped = sum(g["task_id"] in incomplete for g in generations)
+        print(
+            f"NOT SCORED: {skipped} generations of {len(incomplete)} problems whose tests could not all be "
+            f"parsed (e.g. {sorted(incomplete)[:3]}); `grpo4codegen data stats` lists why",
+            file=sys.stderr,
+        )
+        problems = [p for p in problems if p.task_id not in incomplete]
+    generations = [g for g in generations if g["task_id"] in known - incomplete]
     output = Path(args.output or _derived(args.generations, ".scored.jsonl"))
     rows = score_file(
         generations,
@@ -134,7 +143,7 @@ def _problems_for(args: argparse.Namespace, generations: list[dict]) -> list:
         if len(recorded) != 1:
             raise UserError("the generations do not name one dataset: pass --dataset")
         args.dataset = recorded.pop()
-    return problems_from_args(args)
+    return problems_from_args(args, keep_incomplete=True)  # (the caller leaves them unscored, saying so)
 
 
 def _selection_given(args: argparse.Namespace) -> bool:

@@ -67,7 +67,26 @@ def verify(problems: list[Problem], executor: Executor, limits: Limits) -> dict[
         )
     outcomes: Counter[str] = Counter(t.exec_outcome.value for r in results for t in r.tests)
     failures = []
+    incomplete = 0
     for problem, result in zip(problems, results, strict=True):
+        if not problem.tests or problem.unparsed_tests:  # its reference cannot be verified in full
+            incomplete += 1
+            why = problem.unparsed_tests[0] if problem.unparsed_tests else None
+            failures.append(
+                {
+                    "task_id": problem.task_id,
+                    "passed": result.passed,
+                    "total": result.total,
+                    "infra_error": None,
+                    "first_failure": {
+                        "exec_outcome": "UNPARSED",
+                        "error": f"{len(problem.unparsed_tests)} asserts not parsed: "
+                        + (why.reason if why else "no test"),
+                        "assert": why.source[:300] if why else "",
+                    },
+                }
+            )
+            continue
         if result.all_passed:
             continue
         first = next((i for i, t in enumerate(result.tests) if not t.passed), None)
@@ -99,13 +118,14 @@ def verify(problems: list[Problem], executor: Executor, limits: Limits) -> dict[
         "tests_passed": sum(r.passed for r in results),
         "outcomes": dict(outcomes),
         "infra_failures": sum(not r.ok for r in results),
+        "incomplete": incomplete,
         "seconds_max_problem": max((r.wall_time for r in results), default=0.0),
         "failures": failures,
     }
 
 
 def _verify_references(args: argparse.Namespace) -> int:
-    problems = problems_from_args(args)
+    problems = problems_from_args(args, keep_incomplete=True)  # (each one reported as a failure)
     with Executor(workers=args.workers, require_isolation=args.require_isolation) as executor:
         summary = verify(problems, executor, limits_from_args(args))
     if args.json:
