@@ -171,9 +171,73 @@ def _load(code_obj: CodeType, ns: dict[str, Any], job: dict[str, Any]) -> dict[s
     return None
 
 
+#: the kind of an argument that JSON would not carry exactly (a tuple, a set, a dict with keys that
+#: are not strings, bytes, a complex number): sent tagged (`tag_value`), rebuilt by `untag_value`.
+#: Not an identifier, so never the name of a preamble's helper (the other kinds)
+TAGGED = "<tagged>"
+_TAGS = {tuple: "__tuple__", set: "__set__", frozenset: "__frozenset__", bytes: "__bytes__"}
+
+
 def encode_args(test: Any) -> str:
-    """A TestCase's arguments in the form `build_args` reads: [[name, value, kind], ...] as JSON."""
-    return _dumps([[a.name, a.value, a.kind] for a in test.args])
+    """A TestCase's arguments in the form `build_args` reads: [[name, value, kind], ...] as JSON. A
+    value JSON would change (a tuple into a list, an int key into a string) or refuse (a set) is
+    sent tagged, so that the solution gets exactly the value the test wrote."""
+    return _dumps(
+        [
+            [a.name, a.value, a.kind]
+            if a.kind != "value" or _plain(a.value)
+            else [a.name, tag_value(a.value), TAGGED]
+            for a in test.args
+        ]
+    )
+
+
+def _plain(value: Any) -> bool:
+    """Does JSON carry `value` exactly (None, bool, int, float, str, and lists and str-keyed dicts of them)?"""
+    t = type(value)
+    if value is None or t is bool or t is int or t is float or t is str:
+        return True
+    if t is list:
+        return all(_plain(v) for v in value)
+    if t is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    return False
+
+
+def tag_value(value: Any) -> Any:
+    """A literal value as JSON-compatible data that `untag_value` turns back into an equal value of the
+    same types. Raises TypeError for anything a test's literal cannot hold."""
+    t = type(value)
+    if value is None or t is bool or t is int or t is float or t is str:
+        return value
+    if t is list:
+        return [tag_value(v) for v in value]
+    if t is dict:
+        return {"__dict__": [[tag_value(k), tag_value(v)] for k, v in value.items()]}
+    if t is bytes:
+        return {"__bytes__": value.decode("latin-1")}
+    if t is complex:
+        return {"__complex__": [value.real, value.imag]}
+    if t in _TAGS:
+        return {_TAGS[t]: [tag_value(v) for v in value]}
+    raise TypeError(f"a test argument of type {t.__name__} cannot be sent to the sandbox")
+
+
+def untag_value(data: Any) -> Any:
+    """The value `tag_value` encoded."""
+    if type(data) is list:
+        return [untag_value(v) for v in data]
+    if type(data) is not dict:
+        return data
+    ((tag, inner),) = data.items()
+    if tag == "__dict__":
+        return {untag_value(k): untag_value(v) for k, v in inner}
+    if tag == "__bytes__":
+        return inner.encode("latin-1")
+    if tag == "__complex__":
+        return complex(*inner)
+    items = [untag_value(v) for v in inner]
+    return {"__tuple__": tuple, "__set__": set, "__frozenset__": frozenset}[tag](items)
 
 
 def build_args(raw: str, ns: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -181,7 +245,9 @@ def build_args(raw: str, ns: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]
     positional: list[Any] = []
     keywords: dict[str, Any] = {}
     for name, value, kind in _loads(raw):
-        if kind != "value":
+        if kind == TAGGED:
+            value = untag_value(value)
+        elif kind != "value":
             value = ns[kind](value)
         if name is None:
             positional.append(value)

@@ -29,7 +29,9 @@ class UnsupportedValue(TypeError):
 
 
 def canonical(x: Any) -> Any:
-    """JSON-compatible form of a returned value. Exact type checks: subclasses are not trusted."""
+    """JSON-compatible form of a returned value. A subclass of a plain type (a Counter, a defaultdict,
+    a namedtuple, an IntEnum) counts as that type, read through the base type's own methods: what
+    comes out is plain data either way, compared outside the candidate's process."""
     t = type(x)
     if t in _SCALARS:
         return x
@@ -45,6 +47,27 @@ def canonical(x: Any) -> Any:
         return {LIST_TAG: linked_list_values(x)}
     if hasattr(x, "val") and hasattr(x, "left") and hasattr(x, "right"):
         return {TREE_TAG: tree_values(x)}
+    return _subclass(x, t)
+
+
+def _subclass(x: Any, t: type) -> Any:
+    """`canonical` of an instance of a subclass of a plain type, as an instance of that type."""
+    if isinstance(x, int):  # (bool cannot be subclassed)
+        return int.__index__(x)
+    if isinstance(x, float):
+        return float.__float__(x)
+    if isinstance(x, str):
+        return str.__str__(x)
+    if isinstance(x, (list, tuple)):
+        return [canonical(e) for e in (list.__iter__(x) if isinstance(x, list) else tuple.__iter__(x))]
+    if isinstance(x, dict):
+        return {DICT_TAG: [[canonical(k), canonical(v)] for k, v in dict.items(x)]}
+    if isinstance(x, (set, frozenset)):
+        return {
+            SET_TAG: [
+                canonical(e) for e in (set.__iter__(x) if isinstance(x, set) else frozenset.__iter__(x))
+            ]
+        }
     raise UnsupportedValue(f"return type {t.__name__} has no plain-data form")
 
 
@@ -123,7 +146,9 @@ def matches(actual: Any, expected: Any) -> bool:
         if not (isinstance(actual, dict) and set(actual) == {tag}):
             return False
         a, e = actual[tag], expected[tag]
-        if tag in (SET_TAG, DICT_TAG):
+        if tag == DICT_TAG:
+            return _dict_equal(a, e)
+        if tag == SET_TAG:
             return _unordered_equal(a, e)
         return _equal(a, e)
     return _equal(actual, expected)
@@ -149,6 +174,19 @@ def _equal(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     return a == b
+
+
+def _dict_equal(a: Any, b: Any) -> bool:
+    """Canonical dicts (lists of [key, value]): the same keys exactly, each value `_equal` to the
+    expected one (so a float value gets its tolerance, as anywhere else)."""
+    if not (isinstance(a, list) and isinstance(b, list)) or len(a) != len(b):
+        return False
+    try:
+        actual = {json.dumps(k, sort_keys=True): v for k, v in a}
+        expected = {json.dumps(k, sort_keys=True): v for k, v in b}
+    except (TypeError, ValueError):  # not [key, value] pairs
+        return False
+    return actual.keys() == expected.keys() and all(_equal(actual[k], v) for k, v in expected.items())
 
 
 def _unordered_equal(a: Any, b: Any) -> bool:
