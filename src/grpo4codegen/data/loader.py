@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from .problems import Problem, UnparsedTest
+from .problems import Problem, TestCase, UnparsedTest
 from .seed import is_seed_row, signature, tests_from_unittests
 from .testparse import parse_check
 
@@ -70,12 +70,22 @@ def _load_all(source: str, split: str, strict: bool) -> list[Problem]:
         return cached
     rows, origin = _read_rows(source, split)
     problems: list[Problem] = []
+    row_of: dict[str, int] = {}
     for index, row in enumerate(rows, start=1):
         try:
-            problems.append(problem_from_row(row, origin))
+            problem = problem_from_row(row, origin)
+            _require_prompt(problem)
         except UserError as e:
             if strict:
                 raise UserError(f"{origin}: row {index}: {e}") from None
+            continue
+        first = row_of.setdefault(problem.task_id, index)
+        if first != index:
+            raise UserError(
+                f"{origin}: task {problem.task_id!r} appears twice (rows {first} and {index}); "
+                "task ids must be unique, since generations and scores are matched by them"
+            )
+        problems.append(problem)
     if not problems:
         raise UserError(f"{origin}: no problems found")
     if cache and strict:
@@ -83,8 +93,18 @@ def _load_all(source: str, split: str, strict: bool) -> list[Problem]:
     return problems
 
 
+def _require_prompt(problem: Problem) -> None:
+    """A dataset problem must say what to solve: without a query or a description, the model would be
+    asked an empty question."""
+    if not (problem.query.strip() or problem.description.strip()):
+        raise UserError(
+            f"task {problem.task_id!r} has no query or problem_description (nor a seed `prompt`): "
+            "its prompt would be empty"
+        )
+
+
 #: bump when parsing or the Problem layout changes, so stale caches are ignored
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 
 
 def _cache_path(source: str) -> Path | None:
@@ -123,35 +143,31 @@ def _write_cache(path: Path, problems: list[Problem]) -> None:
 
 
 def problem_from_row(row: dict[str, Any], origin: str = "") -> Problem:
-    """Normalise one dataset row (either schema) into a Problem."""
+    """Normalise one dataset row (either schema, or the seed's files) into a Problem.
+
+    Raises UserError naming the task and the field when a field is missing or of the wrong type."""
     if not isinstance(row, dict):
-        raise UserError("row is not a JSON object")
-    task_id = row.get("task_id")
+        raise UserError(f"row is not a JSON object (got {type(row).__name__})")
+    label = _label(row)
+    _check_types(row, label)
     if is_seed_row(row):
-        return _problem_from_seed_row(row, origin)
-    missing = [k for k in ("task_id", "entry_point", "test") if not row.get(k)]
-    if missing:
-        label = f"task {task_id!r}" if task_id else "row"
-        raise UserError(f"{label} has no {', '.join(missing)} field")
-    try:
-        tests, unparsed = parse_check(row["test"])
-    except ValueError as e:
-        raise UserError(f"task {task_id!r}: {e}") from None
+        return _problem_from_seed_row(row, label, origin)
+    _require(row, ("task_id", "entry_point", "test"), label)
     meta = row.get("meta") or {}
-    description = row.get("problem_description") or meta.get("question_title") or ""
+    tests, unparsed = _parse_test(row["test"], label)
     starter = row.get("starter_code") or _starter_from_query(row.get("query") or "")
-    question_id = row.get("question_id", meta.get("question_id"))
+    question_id = row.get("question_id")
     return Problem(
-        task_id=str(task_id),
-        entry_point=str(row["entry_point"]),
+        task_id=row["task_id"],
+        entry_point=row["entry_point"],
         preamble=row.get("prompt") or "",
         tests=tests,
-        question_id=int(question_id) if question_id not in (None, "") else None,
+        question_id=_question_id(meta.get("question_id") if question_id is None else question_id, label),
         difficulty=row.get("difficulty") or meta.get("difficulty"),
         tags=list(row.get("tags") or meta.get("tags") or []),
         date=row.get("estimated_date") or meta.get("estimated_date"),
-        title=row.get("title") or _title_from_task_id(str(task_id)),
-        description=description,
+        title=row.get("title") or _title_from_task_id(row["task_id"]),
+        description=row.get("problem_description") or meta.get("question_title") or "",
         starter_code=starter,
         reference_solution=row.get("completion") or "",
         query=row.get("query") or "",
@@ -161,24 +177,17 @@ def problem_from_row(row: dict[str, Any], origin: str = "") -> Problem:
     )
 
 
-def _problem_from_seed_row(row: dict[str, Any], origin: str) -> Problem:
+def _problem_from_seed_row(row: dict[str, Any], label: str, origin: str) -> Problem:
     """A row of the seed's preprocessed files: `prompt` holds the query, `preCodeSegment` the helpers
     every solution runs under (ListNode, TreeNode, list_node, tree_node), and the tests come from
     `unittests` (or `test`, when the row kept it). Node arguments are found from the starter code's
     annotations, so they are built as nodes (the seed's own postCodeSegment passed them as lists)."""
-    task_id = row.get("task_id")
-    missing = [k for k in ("task_id", "entry_point") if not row.get(k)]
-    if missing:
-        label = f"task {task_id!r}" if task_id else "row"
-        raise UserError(f"{label} has no {', '.join(missing)} field")
-    entry_point = str(row["entry_point"])
+    _require(row, ("task_id", "entry_point"), label)
+    entry_point = row["entry_point"]
     query = row.get("prompt") or row.get("query") or ""
     starter = row.get("starter_code") or _starter_from_query(query)
     if row.get("test"):
-        try:
-            tests, unparsed = parse_check(row["test"])
-        except ValueError as e:
-            raise UserError(f"task {task_id!r}: {e}") from None
+        tests, unparsed = _parse_test(row["test"], label)
     elif isinstance(row.get("unittests"), list):
         method = entry_point.rsplit(".", 1)[-1].strip()
         tests, unparsed = tests_from_unittests(row["unittests"], signature(starter, method))
@@ -187,17 +196,16 @@ def _problem_from_seed_row(row: dict[str, Any], origin: str) -> Problem:
             [],
             [UnparsedTest("unittests", "the row has no unittests (none of its inputs parsed)")],
         )
-    question_id = row.get("question_id")
     return Problem(
-        task_id=str(task_id),
+        task_id=row["task_id"],
         entry_point=entry_point,
         preamble=row.get("preCodeSegment") or "",
         tests=tests,
-        question_id=int(question_id) if question_id not in (None, "") else None,
+        question_id=_question_id(row.get("question_id"), label),
         difficulty=row.get("difficulty"),
         tags=list(row.get("tags") or []),
         date=row.get("estimated_date"),
-        title=row.get("title") or _title_from_task_id(str(task_id)),
+        title=row.get("title") or _title_from_task_id(row["task_id"]),
         description=row.get("problem_description") or "",
         starter_code=starter,
         reference_solution=row.get("completion") or "",
@@ -206,6 +214,81 @@ def _problem_from_seed_row(row: dict[str, Any], origin: str) -> Problem:
         unparsed_tests=unparsed,
         source=origin,
     )
+
+
+#: fields that, when present and not null, must be text (in a row, or in a v0.2.0 row's `meta`)
+_TEXT_FIELDS = (
+    "task_id",
+    "entry_point",
+    "test",
+    "prompt",
+    "query",
+    "response",
+    "completion",
+    "problem_description",
+    "starter_code",
+    "title",
+    "difficulty",
+    "estimated_date",
+    "question_title",
+    "preCodeSegment",
+    "postCodeSegment",
+)
+
+
+def _label(row: dict[str, Any]) -> str:
+    """How errors name the row: by its task id when it has a usable one."""
+    task_id = row.get("task_id")
+    return "row" if task_id is None or task_id == "" else f"task {task_id!r}"
+
+
+def _require(row: dict[str, Any], keys: tuple[str, ...], label: str) -> None:
+    missing = [k for k in keys if not row.get(k)]
+    if missing:
+        raise UserError(f"{label} has no {', '.join(missing)} field")
+
+
+def _check_types(row: dict[str, Any], label: str, prefix: str = "") -> None:
+    """Raise UserError naming the field whose value has the wrong type (text fields, tags, meta)."""
+    for key in _TEXT_FIELDS:
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"{label}: field {prefix}{key} must be text, got {_shown(value)}")
+    tags = row.get("tags")
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        raise UserError(f"{label}: field {prefix}tags must be a list of strings, got {_shown(tags)}")
+    meta = row.get("meta")
+    if prefix or meta is None:
+        return
+    if not isinstance(meta, dict):
+        raise UserError(f"{label}: field meta must be an object, got {_shown(meta)}")
+    _check_types(meta, label, "meta.")
+
+
+def _question_id(value: Any, label: str) -> int | None:
+    """LeetCode's question number: an integer, or text or a float that is one; None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+        return int(value)
+    raise UserError(f"{label}: field question_id must be an integer, got {_shown(value)}")
+
+
+def _parse_test(test: str, label: str) -> tuple[list[TestCase], list[UnparsedTest]]:
+    try:
+        return parse_check(test)
+    except ValueError as e:
+        raise UserError(f"{label}: {e}") from None
+
+
+def _shown(value: Any) -> str:
+    """A value's type and a short view of it, for error messages."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
 def _starter_from_query(query: str) -> str:
@@ -218,14 +301,14 @@ def _title_from_task_id(task_id: str) -> str:
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """The raw rows of a local dataset file (jsonl, jsonl.gz, parquet), as they are."""
+    """The raw rows of a local dataset file (jsonl, jsonl.gz, json, parquet), as they are."""
     return list(_read_local(Path(path).expanduser()))
 
 
 def _read_rows(source: str, split: str) -> tuple[Iterable[dict[str, Any]], str]:
     if source == BUILTIN:
         text = resources.files("grpo4codegen.data.builtin").joinpath("problems.jsonl").read_text("utf-8")
-        return list(_parse_jsonl(text.splitlines(), "builtin problems")), BUILTIN
+        return list(_parse_jsonl(_lines(text), "builtin problems")), BUILTIN
     path = Path(source).expanduser()
     if path.exists() or source.endswith(_LOCAL_SUFFIXES) or source.startswith((".", "/", "~")):
         return _read_local(path), str(path)
@@ -233,22 +316,53 @@ def _read_rows(source: str, split: str) -> tuple[Iterable[dict[str, Any]], str]:
 
 
 def _read_local(path: Path) -> list[dict[str, Any]]:
+    """Rows of a .parquet file, or of a JSON text file (gzipped or not; a UTF-8 BOM is fine): JSON
+    lines, or one JSON array of rows."""
     if not path.exists():
         raise UserError(f"{path}: no such file")
     if path.is_dir():
-        raise UserError(f"{path}: is a directory; give a .jsonl, .jsonl.gz or .parquet file")
-    name = path.name.lower()
-    if name.endswith(".parquet"):
+        raise UserError(f"{path}: is a directory; give a .jsonl, .jsonl.gz, .json or .parquet file")
+    if path.name.lower().endswith(".parquet"):
         return _read_parquet(path)
     try:
-        if name.endswith(".gz"):
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                lines = f.read().splitlines()
+        if path.name.lower().endswith(".gz"):
+            with gzip.open(path, "rt", encoding="utf-8-sig") as f:
+                text = f.read()
         else:
-            lines = path.read_text("utf-8").splitlines()
+            text = path.read_text("utf-8-sig")
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
         raise UserError(f"{path}: cannot read ({type(e).__name__}: {e})") from None
-    return list(_parse_jsonl(lines, str(path)))
+    array = _json_array(text, str(path))
+    return array if array is not None else list(_parse_jsonl(_lines(text), str(path)))
+
+
+def _json_array(text: str, origin: str) -> list[Any] | None:
+    """The rows of a file holding one JSON array (or one pretty-printed row); None for JSON lines."""
+    head = text.lstrip()[:1]
+    if head not in ("[", "{"):
+        return None
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError as e:
+        if head == "{":
+            return None  # JSON lines (or broken JSON, which the line reader names)
+        raise UserError(f"{origin}: not a valid JSON array of rows ({e.msg}, line {e.lineno})") from None
+    except RecursionError:
+        raise UserError(f"{origin}: JSON nested too deeply") from None
+    if isinstance(whole, list):
+        return whole
+    if "task_id" not in whole:
+        keys = ", ".join(list(whole)[:5])
+        raise UserError(
+            f"{origin}: holds one JSON object (keys: {keys}), not rows; give a JSON array or JSON lines"
+        )
+    return [whole]
+
+
+def _lines(text: str) -> list[str]:
+    """JSON lines split on "\\n" only (a trailing "\\r" is JSON whitespace): `str.splitlines` would
+    also split at U+2028, U+2029 or U+0085 inside a string, which JSON writes unescaped."""
+    return text.split("\n")
 
 
 def _parse_jsonl(lines: Iterable[str], origin: str) -> Iterator[dict[str, Any]]:
@@ -259,6 +373,8 @@ def _parse_jsonl(lines: Iterable[str], origin: str) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
         except json.JSONDecodeError as e:
             raise UserError(f"{origin}: line {number} is not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise UserError(f"{origin}: line {number} is JSON nested too deeply") from None
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:

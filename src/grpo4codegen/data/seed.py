@@ -178,8 +178,21 @@ SEED_FIELDS = ("preCodeSegment", "postCodeSegment", "unittests")
 
 
 def is_seed_row(row: dict[str, Any]) -> bool:
-    """A row written by the seed's notebooks: its code segments or typed unittests are there."""
-    return any(key in row for key in SEED_FIELDS)
+    """A row written by the seed's notebooks: a code segment or the typed unittests hold a value, and
+    LeetCodeDataset's `query` is not there (the seed renames it to `prompt`, which a LeetCodeDataset
+    row uses for its preamble). A row that still has LeetCodeDataset's `test` counts as the seed's
+    only with its `preCodeSegment`. Extra seed keys left empty (`"unittests": null`,
+    `"postCodeSegment": ""`) do not move a LeetCodeDataset row onto the seed's path."""
+    if not any(_filled(row.get(key)) for key in SEED_FIELDS) or _filled(row.get("query")):
+        return False
+    return not _filled(row.get("test")) or _filled(row.get("preCodeSegment"))
+
+
+def _filled(value: Any) -> bool:
+    """A value that says something: not None, not an empty or blank string, not an empty container."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None and value != [] and value != {}
 
 
 def tests_from_unittests(unittests: list[Any], sig: Signature) -> tuple[list[TestCase], list[UnparsedTest]]:

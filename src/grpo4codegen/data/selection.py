@@ -32,10 +32,10 @@ def select_problems(
         unknown = wanted - set(DIFFICULTY_RANK)
         if unknown:
             raise UserError(f"unknown difficulty {sorted(unknown)}; use Easy, Medium or Hard")
-        out = [p for p in out if (p.difficulty or "").lower() in wanted]
+        out = [p for p in out if difficulty_name(p) in wanted]
     if tags:
         wanted_tags = {t.lower() for t in tags}
-        out = [p for p in out if wanted_tags & {t.lower() for t in p.tags}]
+        out = [p for p in out if wanted_tags & {str(t).lower() for t in p.tags}]
     if date_from:
         out = [p for p in out if p.date and p.date >= date_from]
     if date_to:
@@ -57,4 +57,10 @@ def select_problems(
 
 def difficulty_rank(problem: Problem) -> int:
     """0 easy, 1 medium, 2 hard; unknown difficulty sorts last."""
-    return DIFFICULTY_RANK.get((problem.difficulty or "").lower(), len(DIFFICULTY_RANK))
+    return DIFFICULTY_RANK.get(difficulty_name(problem), len(DIFFICULTY_RANK))
+
+
+def difficulty_name(problem: Problem) -> str:
+    """The problem's difficulty in lower case; "" when it has none or it is not text (a number)."""
+    difficulty = problem.difficulty
+    return difficulty.strip().lower() if isinstance(difficulty, str) else ""

@@ -147,11 +147,17 @@ def _jsonable(value: Any) -> Any:
 
 
 def parse_check(test_source: str) -> tuple[list[TestCase], list[UnparsedTest]]:
-    """Parse a whole `test` field. Raises ValueError if it is not a `check(candidate)` function."""
+    """Parse a whole `test` field. Raises ValueError if it is not a `check(candidate)` function, or
+    is not text Python's parser can take (not a string, nested too deeply, too big for memory)."""
+    if not isinstance(test_source, str):
+        raise ValueError(f"test field must be a string, got {type(test_source).__name__}")
     try:
         module = ast.parse(test_source)
     except SyntaxError as e:
         raise ValueError(f"test field is not valid Python: {e.msg} (line {e.lineno})") from None
+    except (RecursionError, MemoryError, TypeError, ValueError) as e:
+        reason = "nested too deeply" if isinstance(e, RecursionError) else f"{type(e).__name__}: {e}"
+        raise ValueError(f"test field cannot be parsed ({reason})") from None
     checks = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == "check"]
     if len(checks) != 1:
         raise ValueError("test field has no single `def check(candidate):`")
