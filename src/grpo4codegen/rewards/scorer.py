@@ -148,12 +148,17 @@ class RewardScorer:
         return scores
 
     def _comment_scores(self, codes: Sequence[str | None]) -> list[float]:
+        """Static comment scores, lowered by the judge where one is configured.
+
+        The judge's ``reward_scores`` are 0 where the program itself kept the judge from scoring it
+        (no usable answer, input rejected) and None only where the judge failed on its own.
+        """
         static = [comment_score(c) if c else 0.0 for c in codes]
         if self.judge is None:
             return static
         asked = [i for i, c in enumerate(codes) if c and static[i] > 0]  # the judge can only lower
         judged: list[float | None] = [None] * len(codes)
-        for i, score in zip(asked, self.judge.score_many([codes[i] for i in asked]), strict=True):  # type: ignore[misc]
+        for i, score in zip(asked, self.judge.reward_scores([codes[i] for i in asked]), strict=True):  # type: ignore[misc]
             judged[i] = score
         return blend_comment_scores(static, judged, self.config.judge_weight)
 
