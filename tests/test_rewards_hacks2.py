@@ -15,6 +15,7 @@ import pytest
 from grpo4codegen.data import load_problems
 from grpo4codegen.rewards.comments import comment_score
 from grpo4codegen.rewards.judge import build_messages
+from grpo4codegen.rewards.maintainability import maintainability_details
 from grpo4codegen.rewards.scorer import RewardConfig, RewardScorer
 
 from .test_judge import FakeServer, Reply, code, make_judge
@@ -92,3 +93,39 @@ def test_prompt_bound_counts_escaped_characters() -> None:
     assert json.loads(
         build_messages(small, 500)[1]["content"].split("<program>\n")[1].split("\n</program>")[0]
     ) == {"code": small}
+
+
+# ---------------------------------------------------- 2. no perfect MI from a zero Halstead volume
+
+PLAIN = """class Solution:
+    def countPairs(self, nums: List[int], target: int) -> int:
+        seen = Counter()
+        pairs = 0
+        for x in nums:
+            pairs += seen[target - x]
+            seen[x] += 1
+        return pairs
+"""
+AS_CALLS = """import operator
+class Solution:
+    def countPairs(self, nums: List[int], target: int) -> int:
+        seen = Counter()
+        pairs = 0
+        for x in nums:
+            pairs = operator.add(pairs, seen[operator.sub(target, x)])
+            seen[x] = operator.add(seen[x], 1)
+        return pairs
+"""
+
+
+def test_operators_spelled_as_calls_gain_no_maintainability() -> None:
+    plain, calls = maintainability_details(PLAIN), maintainability_details(AS_CALLS)
+    assert calls["mi"] < 0.9  # radon alone: volume 0 -> MI 100
+    assert calls["mi"] <= plain["mi"] and calls["score"] <= plain["score"]
+
+
+def test_volume_floor_leaves_ordinary_code_alone() -> None:
+    from radon.metrics import mi_compute, mi_parameters
+
+    volume, cc, lloc, _ = mi_parameters(PLAIN, count_multi=True)
+    assert maintainability_details(PLAIN)["mi"] == pytest.approx(mi_compute(volume, cc, lloc, 0.0) / 100.0)

@@ -4,7 +4,14 @@ Formula (all terms in [0, 1]):
 
 * ``mi``: radon's maintainability index (0..100, from Halstead volume, total cyclomatic complexity
   and logical lines) divided by 100. It is computed *without* radon's comment term, so comment
-  stuffing cannot buy maintainability (comments have their own reward dimension).
+  stuffing cannot buy maintainability (comments have their own reward dimension). The Halstead
+  volume is floored at ``VOLUME_PER_TOKEN`` (0.5) times the number of code tokens (names,
+  operators, numbers, strings; comments excluded): radon counts only arithmetic, boolean and
+  comparison operators, so code that spells them as calls (``operator.add(a, b)``) has volume 0,
+  and radon's formula returns a perfect 100 at volume 0 (and a bonus for tiny volumes). With the
+  floor, the same algorithm written with calls has more tokens and so no better MI than the plain
+  one; honest code sits above the floor (radon's volume is 0.5 to 1.6 per token on the built-in
+  references) and keeps radon's number.
 * ``cc``: per-function cyclomatic complexity ``c`` (methods and closures included) mapped by
   ``g(c)`` = 1 up to 5, then linearly 0.7 at 10, 0.3 at 20 and 0 at 40 (radon's A..F ranks);
   ``cc = 0.5 * g(mean c) + 0.5 * g(max c)`` so one monster function is not averaged away.
@@ -24,7 +31,9 @@ that returning a constant is the most maintainable answer. Correctness gating is
 from __future__ import annotations
 
 import ast
+import io
 import logging
+import tokenize
 from typing import Any
 
 from radon.complexity import cc_visit
@@ -42,6 +51,8 @@ MIN_LOGICAL_STATEMENTS = 3
 CAP_NO_REAL_FUNCTION = 0.1
 CAP_SHORT = 0.3
 CAP_DYNAMIC_CODE = 0.1
+VOLUME_PER_TOKEN = 0.5
+_CODE_TOKENS = frozenset({tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING})
 _DYNAMIC = frozenset({"exec", "eval", "compile"})
 NEST_FREE_DEPTH = 3
 NEST_STEP = 0.15
@@ -91,6 +102,20 @@ def max_nesting(tree: ast.AST) -> int:
     return depth(tree, 0)
 
 
+def code_tokens(code: str) -> int:
+    """Names, operators, numbers and strings in ``code`` (comments and layout not counted)."""
+    return sum(1 for tok in tokenize.generate_tokens(io.StringIO(code).readline) if tok.type in _CODE_TOKENS)
+
+
+def maintainability_index(code: str) -> float:
+    """radon's MI without the comment term, in [0, 1], with the Halstead volume floored at
+    ``VOLUME_PER_TOKEN`` per code token (see the module docstring)."""
+    volume, total_cc, lloc, _comments = mi_parameters(code, count_multi=True)
+    volume = max(volume, VOLUME_PER_TOKEN * code_tokens(code))
+    # radon returns 100 when any term is 0; a program always has one line and one path
+    return mi_compute(max(volume, 1.0), max(total_cc, 1), max(lloc, 1), 0.0) / 100.0
+
+
 def _zero(reason: str) -> dict[str, Any]:
     """Details for code radon cannot read; same keys as a full result."""
     floats = dict.fromkeys(("score", "mi", "cc", "nesting", "cap", "raw", "mean_complexity"), 0.0)
@@ -104,11 +129,10 @@ def maintainability_details(code: str) -> dict[str, Any]:
     if tree is None:
         return _zero("unparseable")
     try:
-        volume, total_cc, lloc, _comments = mi_parameters(code, count_multi=True)
-        mi = mi_compute(volume, total_cc, lloc, 0.0) / 100.0
+        mi = maintainability_index(code)
         funcs = _functions(cc_visit(code))
         depth = max_nesting(tree)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+    except (SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError) as exc:
         logger.debug("radon failed on candidate code: %s", exc)
         return _zero("radon_failed")
     complexities = [f.complexity for f in funcs] or [1]
