@@ -129,3 +129,40 @@ def test_volume_floor_leaves_ordinary_code_alone() -> None:
 
     volume, cc, lloc, _ = mi_parameters(PLAIN, count_multi=True)
     assert maintainability_details(PLAIN)["mi"] == pytest.approx(mi_compute(volume, cc, lloc, 0.0) / 100.0)
+
+
+# ------------------------------------------------ 3. exec reached through builtins / computed names
+
+SHIM = """import builtins
+_SRC = "\\n".join(["def _solve(nums, target):", "    seen = {}", "    return 0"])
+RUNNER
+class Solution:
+    def countPairs(self, nums, target):
+        answer = _solve(nums, target)
+        pairs = answer
+        return pairs
+"""
+
+
+@pytest.mark.parametrize(
+    "runner",
+    [
+        "getattr(builtins, 'ex' + 'ec')(_SRC, globals())",
+        "vars(builtins)['ex' + 'ec'](_SRC, globals())",
+        "__builtins__.__dict__['ex' + 'ec'](_SRC)",
+        "__import__('operator').methodcaller('ex' + 'ec')",
+        "name = 'ex' + 'ec'\ngetattr(__import__('b' + 'uiltins'), name)(_SRC)",
+        "globals()['__buil' + 'tins__']",
+        "from importlib import import_module\nimport_module('b' + 'uiltins')",
+    ],
+)
+def test_exec_reached_through_a_computed_name_is_dynamic_code(runner: str) -> None:
+    details = maintainability_details(SHIM.replace("RUNNER", runner))
+    assert details["reason"] == "dynamic_code" and details["score"] <= 0.1, details
+
+
+def test_getattr_with_a_constant_name_is_ordinary() -> None:
+    code = PLAIN.replace("seen = Counter()", 'seen = getattr(collections, "Counter")()').replace(
+        "return pairs", 'return int(getattr(pairs, "real"))'
+    )
+    assert maintainability_details(code)["reason"] == ""

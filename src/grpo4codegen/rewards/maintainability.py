@@ -20,9 +20,13 @@ Formula (all terms in [0, 1]):
 * ``score = 0.45 * mi + 0.40 * cc + 0.15 * nesting``, then capped: at 0.1 when no function does
   real work (``pass``, ``return 0``, no function at all) and at 0.3 when the program has fewer
   than ``MIN_LOGICAL_STATEMENTS`` logical statements; at 0.1 too when the program runs code it
-  holds as text (``exec``/``eval``/``compile``, by name, by attribute or by a string naming them, or a
-  string constant that is itself a program of two or more statements, not all bare expressions):
-  radon would rate the few visible lines, not the logic hidden in the string. Unparseable code scores 0.
+  holds as text, or reaches a way to: ``exec``/``eval``/``compile``, the builtins module
+  (``builtins``, ``__builtins__``, ``__import__``) or interpreter internals (``__globals__``,
+  ``__code__``, ``__subclasses__``), by name, attribute, import or a string naming them;
+  ``getattr``, ``attrgetter``, ``methodcaller`` or ``import_module`` with a computed name
+  (``getattr(builtins, "ex" + "ec")``; a constant name is ordinary); ``globals()[key]``-style lookups with a computed key; or a string constant that is
+  itself a program of two or more statements, not all bare expressions. Radon would rate the few
+  visible lines, not the logic hidden in the string. Unparseable code scores 0.
 
 Radon rates tiny programs as perfectly maintainable, hence the caps: otherwise GRPO would learn
 that returning a constant is the most maintainable answer. Correctness gating is the caller's job.
@@ -53,7 +57,24 @@ CAP_SHORT = 0.3
 CAP_DYNAMIC_CODE = 0.1
 VOLUME_PER_TOKEN = 0.5
 _CODE_TOKENS = frozenset({tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING})
-_DYNAMIC = frozenset({"exec", "eval", "compile"})
+#: names that run text as code, or reach something that can (the builtins module, interpreter internals)
+_DYNAMIC = frozenset(
+    {
+        "exec",
+        "eval",
+        "compile",
+        "builtins",
+        "__builtins__",
+        "__builtin__",
+        "__import__",
+        "__globals__",
+        "__code__",
+        "__subclasses__",
+    }
+)
+_SCOPES = frozenset({"globals", "locals", "vars"})
+#: look-ups by name (callee -> position of the name argument): harmless with a constant name only
+_BY_NAME = {"getattr": 1, "attrgetter": 0, "methodcaller": 0, "import_module": 0}
 NEST_FREE_DEPTH = 3
 NEST_STEP = 0.15
 NEST_FLOOR = 0.4
@@ -164,27 +185,55 @@ def maintainability_details(code: str) -> dict[str, Any]:
     }
 
 
-def runs_code_from_text(tree: ast.AST) -> bool:
-    """Does the program run source it holds as text? (A call named exec/eval/compile, a string naming
-    one of them, as in ``getattr(builtins, "exec")``, or a string constant that parses as a program of
-    two or more statements.)"""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in _DYNAMIC:
-            return True
-        if isinstance(node, ast.Attribute) and node.attr in _DYNAMIC:
-            return True
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = node.value
-            if text.strip() in _DYNAMIC:
-                return True
-            if "\n" in text.strip() or ";" in text:
-                program = parse_or_none(text)
-                nodes = ast.walk(program) if program is not None else ()
-                statements = [n for n in nodes if isinstance(n, ast.stmt)]
-                # (lines of bare words parse as expression statements: prose, not a program)
-                if len(statements) >= 2 and any(not isinstance(n, ast.Expr) for n in statements):
-                    return True
+def _callee(call: ast.Call) -> str:
+    """The called name: ``f`` for ``f(...)`` and ``mod.f(...)``, else ``""``."""
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def _reaches_dynamic_code(node: ast.AST) -> bool:
+    """One node that names or reaches a code runner: ``exec``/``eval``/``compile``, the builtins
+    module (``builtins``, ``__builtins__``, ``__import__``) or interpreter internals
+    (``__globals__``, ``__code__``, ``__subclasses__``), by name, attribute, import or string;
+    ``getattr`` (``attrgetter``, ``methodcaller``, ``import_module``) with a computed name; ``globals()``/``locals()``/``vars()`` indexed by a computed key."""
+    if isinstance(node, ast.Name):
+        return node.id in _DYNAMIC
+    if isinstance(node, ast.Attribute):
+        return node.attr in _DYNAMIC
+    if isinstance(node, ast.alias):
+        return node.name.split(".")[0] in _DYNAMIC or node.name in _DYNAMIC
+    if isinstance(node, ast.ImportFrom):
+        return (node.module or "").split(".")[0] in _DYNAMIC
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.strip() in _DYNAMIC
+    if isinstance(node, ast.Call) and _callee(node) in _BY_NAME:
+        position = _BY_NAME[_callee(node)]
+        return len(node.args) > position and not (
+            isinstance(node.args[position], ast.Constant) and isinstance(node.args[position].value, str)
+        )
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Call):
+        func = node.value.func
+        return isinstance(func, ast.Name) and func.id in _SCOPES and not isinstance(node.slice, ast.Constant)
     return False
+
+
+def _is_program_text(node: ast.AST) -> bool:
+    """A string constant that parses as a program of two or more statements, not all bare
+    expressions (lines of bare words parse as expression statements: prose, not a program)."""
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        return False
+    text = node.value
+    if "\n" not in text.strip() and ";" not in text:
+        return False
+    program = parse_or_none(text)
+    statements = [n for n in ast.walk(program) if isinstance(n, ast.stmt)] if program is not None else []
+    return len(statements) >= 2 and any(not isinstance(n, ast.Expr) for n in statements)
+
+
+def runs_code_from_text(tree: ast.AST) -> bool:
+    """Does the program run (or reach a way to run) source it holds as text? See
+    ``_reaches_dynamic_code`` and ``_is_program_text``; ``getattr(obj, "name")`` is ordinary."""
+    return any(_reaches_dynamic_code(node) or _is_program_text(node) for node in ast.walk(tree))
 
 
 def maintainability_score(code: str) -> float:
