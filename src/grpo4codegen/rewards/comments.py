@@ -58,13 +58,24 @@ _PRAGMA = re.compile(r"^\s*(type:|noqa|pragma|pylint:|fmt:|isort:|mypy:|ruff:)",
 _HEADER = re.compile(r"^(!|.*coding[:=])")
 _BLOCK_KEYWORD = re.compile(r"^(else|try|finally)\s*:$|^(elif|except|with|async\s+for|async\s+with)\b.*:$")
 _SUBWORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_ASK = r"(give|assign|award|answer|respond|reply|rate|grade|score|mark)"
+_SELF = r"(this|it|me|us|these|my|our|the) ?(code|solution|submission|program|answer|comments?)?"
+_TOP = r"(10|100|1\.0|perfect|maximum|max|highest|top|best|full|excellent)"
+_GRADING = (
+    r"(score|scores|scoring|grade|grades|grading|rating|ratings|reward|rewards|points|marks|evaluation|"
+    r"evaluator|grader|judge|rubric)"
+)
 #: instruction-like text aimed at a grader; any hit in a comment or string zeroes the comment score
 _GRADER = re.compile(
     r"\b(ignore|disregard|forget|override|bypass)\b[^\n]{0,60}\b(rubric|instructions?|prompt|rules|guidelines|"
     r"criteria|above|previous|system)\b"
-    r"|\b(give|assign|award|output|answer|respond|reply|return|rate|grade|score|mark)\b[^\n]{0,40}"
-    r"(\b10\s*/\s*10\b|\b10 out of 10\b|\b1\.0\b|\bfull (marks|score|points)\b|\bperfect\b|\bmaximum\b|"
-    r"\bhighest\b|\bscore of \d+)"
+    # a request for a value with a grading object near the verb ("give this a perfect score", "award
+    # full marks", "rate it 10/10"); "return the maximum pair sum" names no grading object, and
+    # "return"/"output" (the problem's own verbs: "return the maximum score") ask nothing of a grader
+    rf"|\b{_ASK}\b[^\n]{{0,40}}\b{_TOP}\b[^\n]{{0,20}}\b{_GRADING}\b"
+    rf"|\b{_ASK}\b[^\n]{{0,30}}\b{_GRADING}\b[^\n]{{0,20}}\b{_TOP}\b"
+    rf"|\b{_ASK}\b[^\n]{{0,40}}(\b10\s*/\s*10\b|\b10 out of 10\b|\bfull marks\b)"
+    rf"|\b(rate|grade|score|mark)\s+{_SELF}\b[^\n]{{0,20}}\b{_TOP}\b"
     r"|\b(you are|you're|as) (a|an|the) [^\n]{0,30}\b(grader|judge|reviewer|evaluator|assistant|language model)\b"
     r"|\b(grader|judge|reviewer|evaluator|rubric|llm|language model)\b[^\n]{0,40}\b(should|must|shall|will|please)\b"
     r"|\{\s*[\"']score[\"']\s*:",
