@@ -215,3 +215,37 @@ def test_problem_wording_is_not_an_injection(doc: str) -> None:
 def test_requests_for_a_grade_are_still_injections(text: str) -> None:
     assert addresses_grader(f"# {text}\nx = 1\n")
     assert comment_score(BEST_PAIR.replace("DOC", text)) == 0.0
+
+
+# ---------------------------------------- 5. comment density does not depend on the line layout
+
+EDIT = """class Solution:
+    def editCost(self, source: str, target: str, insertCost: int, deleteCost: int, replaceCost: int) -> int:
+        # prev[j] = cost of turning the processed prefix of source into target[:j].
+        m = len(target)
+        prev = [j * insertCost for j in range(m + 1)]
+        for i, a in enumerate(source, start=1):
+            cur = [i * deleteCost] + [0] * m
+            for j in range(1, m + 1):
+                keep_or_replace = prev[j - 1] + (0 if a == target[j - 1] else replaceCost)
+                cur[j] = min(keep_or_replace, prev[j] + deleteCost, cur[j - 1] + insertCost)
+            prev = cur
+        return prev[m]
+"""
+ONE = "        # prev[j] = cost of turning the processed prefix of source into target[:j].\n"
+WRAPPED = "        # prev[j] = cost of turning the processed\n        # prefix of source into target[:j].\n"
+CRAMMED = EDIT.replace("m = len(target)\n        prev", "m = len(target); prev").replace(
+    "replaceCost)\n                cur[j]", "replaceCost); cur[j]"
+)
+
+
+def test_wrapping_a_comment_changes_nothing() -> None:
+    assert comment_score(EDIT.replace(ONE, WRAPPED)) == pytest.approx(comment_score(EDIT))
+    words = ONE.strip().removeprefix("# ").split()
+    one_word_per_line = "".join(f"        # {w}\n" for w in words)
+    assert comment_score(EDIT.replace(ONE, one_word_per_line)) == pytest.approx(comment_score(EDIT))
+
+
+def test_joining_statements_with_semicolons_changes_nothing() -> None:
+    assert CRAMMED.count(";") == 2
+    assert comment_score(CRAMMED) == pytest.approx(comment_score(EDIT))
