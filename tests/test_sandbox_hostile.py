@@ -209,7 +209,8 @@ def test_always_equal_object_is_a_wrong_answer(executor, add_problem):
         "class Eq:\n    def __eq__(self, other):\n        return True\n    __hash__ = None\nreturn Eq()\n"
     )
     assert set(outcomes(executor.run(add_problem, code, FAST))) == {"WRONG_ANSWER"}
-    int_subclass = solution("class I(int):\n    def __eq__(self, o):\n        return True\nreturn I(0)\n")
+    # an int subclass is read as the int it holds (7: no test's answer), whatever its __eq__ says
+    int_subclass = solution("class I(int):\n    def __eq__(self, o):\n        return True\nreturn I(7)\n")
     assert set(outcomes(executor.run(add_problem, int_subclass, FAST))) == {"WRONG_ANSWER"}
 
 
@@ -568,3 +569,94 @@ def test_a_very_deep_directory_tree_is_cleaned_up(executor, add_problem):
     for metrics in (("time",), ("time", "memory")):  # (with memory, cleaned before the traced run too)
         r = executor.run(add_problem, code, Limits(time_s=2.0, total_time_s=10.0, metrics=metrics))
         assert r.ok and r.all_passed, r
+
+
+def test_setting_a_descriptors_owner_cannot_signal_the_supervisor(executor, add_problem):
+    """F_SETOWN and F_SETSIG on a pipe with O_ASYNC: once data is ready, the kernel sends the chosen
+    signal to the owner, checking only the uid (without root: the supervisor's). Denied, whichever
+    pid it names, while honest siblings run."""
+    attack = solution(
+        "return a + b\n",
+        """
+        import fcntl, os, signal
+        for pid in range(2, os.getpid()):
+            r, w = os.pipe()
+            try:
+                fcntl.fcntl(r, fcntl.F_SETOWN, pid)
+                fcntl.fcntl(r, 10, signal.SIGKILL)  # F_SETSIG
+                fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_ASYNC)
+                os.write(w, b"x")
+            except PermissionError:
+                pass
+            finally:
+                os.close(r)
+                os.close(w)
+        """,
+    )
+    from grpo4codegen.sandbox.executor import Submission
+
+    failures = executor.stats.infra_failures
+    results = executor.run_many(
+        [Submission(add_problem, attack, FAST)] + [Submission(add_problem, ADD_REFERENCE, FAST)] * 3
+    )
+    assert all(r.ok and r.all_passed for r in results), results  # (the attack's own answers are right)
+    assert executor.stats.infra_failures == failures
+
+
+def test_compiling_a_long_source_counts_as_the_candidates_memory(executor, add_problem):
+    """Compiling dead code full of big constants raises the child's peak before the solution runs; the
+    memory then held by the solution reuses those freed pages. Counted from before compiling, the
+    kernel's figure still shows what the solution holds."""
+    table = "TABLE = [[0] * 2000 for _ in range(1000)]\n"  # about 15 MiB of lists
+    pad = "if 0:\n    _ = (" + '"\\U0001F600" * 4096, ' * 1100 + ")\n"
+    r = executor.run(
+        add_problem, pad + table + ADD_REFERENCE, Limits(time_s=4, total_time_s=30, memory_mb=1024)
+    )
+    assert r.all_passed and r.peak_memory_kernel > 12 << 20, r.peak_memory_kernel
+
+
+def test_a_source_that_crashes_the_compiler_is_the_candidates_failure(executor, add_problem):
+    """Constants that fill the address space, then an expression nested deep enough that the
+    compiler's recursion runs out of stack (SIGSEGV while compiling): a COMPILATION_ERROR, never an
+    infrastructure failure, whichever size tips it over."""
+    from grpo4codegen.sandbox.executor import Submission
+
+    def source(k: int) -> str:
+        return (
+            "if 0:\n    _ = (" + '"\\U0001F600" * 4096, ' * k + ")\ny = " + "-" * 1000 + "1\n" + ADD_REFERENCE
+        )
+
+    failures = executor.stats.infra_failures
+    limits = Limits(time_s=2, total_time_s=10, memory_mb=64)
+    results = executor.run_many([Submission(add_problem, source(k), limits) for k in range(3700, 4100, 20)])
+    assert executor.stats.infra_failures == failures
+    assert all(r.ok for r in results)
+
+
+def test_filling_the_scratch_directory_then_crashing_is_the_candidates_failure(executor, add_problem):
+    """Files until the scratch tmpfs has no inode left, then a crash: the child forked for the other
+    tests sets up in a fresh scratch directory, so the crash fails one test, not our setup. Extended
+    attributes (kernel memory outside the memory figures) are denied."""
+    code = solution(
+        """
+        if a == 1:
+            try:
+                os.setxattr(".", "user.x", b"y" * 65536)
+            except PermissionError:
+                pass
+            else:
+                return -1
+            try:
+                for k in range(1 << 20):
+                    open(f"f{k}", "w").close()
+            except OSError:
+                pass
+            os.abort()
+        return a + b
+        """,
+        "import os\n",
+    )
+    failures = executor.stats.infra_failures
+    r = executor.run(add_problem, code, Limits(time_s=5.0, total_time_s=30.0, memory_mb=256))
+    assert r.ok and executor.stats.infra_failures == failures, r
+    assert outcomes(r) == ["RUNTIME_ERROR", "PASSED", "PASSED"]

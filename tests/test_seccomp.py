@@ -50,7 +50,7 @@ def _calls() -> list[bytes]:
     the rules compare with and their neighbours (the own pid, 0, option numbers, flag bits, 64-bit
     values), and a few calls of other architectures."""
     values = [0, 1, 2, PID - 1, PID, PID + 1, 14, 15, 16, 17, 0x10000, 0x10011, 0xFFFFFFFF, 1 << 32]
-    values.append((1 << 32) | PID)
+    values += [(1 << 32) | PID, 3, 8, 9, 10, 1031, 0x8901, 0x8902, (1 << 32) | 8]
     calls = []
     for nr in [*range(0, 470), *(_X32_BIT | n for n in (0, 57, 59, 62))]:
         calls.append(_DATA.pack(nr, AUDIT_ARCH_X86_64, 0, 0, 0, 0, 0, 0, 0))
@@ -81,7 +81,8 @@ def test_the_tree_layout_decides_every_system_call_as_the_linear_one():
 def test_the_emulated_filter_denies_what_the_rules_say():
     """A few decisions spelled out, so that the emulation is checked against the rules, not only
     against itself: fork and socket are denied, a thread may be made, a signal may go only to the
-    child itself."""
+    child itself, a descriptor's owner cannot be set (the kernel would signal it), nor a pipe's size
+    or an extended attribute."""
     program = _with_pid(seccomp.compile_filter(), PID)
     eperm = 0x00050000 | 1
 
@@ -95,3 +96,11 @@ def test_the_emulated_filter_denies_what_the_rules_say():
     assert decide(kill, PID, 9) == seccomp.SCMP_ACT_ALLOW and decide(kill, PID + 1, 9) == eperm
     assert decide(kill, 0, 9) == eperm  # the process group
     assert decide(getpid) == seccomp.SCMP_ACT_ALLOW
+    fcntl, ioctl, setxattr = 72, 16, 188
+    f_getfl, f_setown, f_setsig, f_setpipe_sz = 3, 8, 10, 1031
+    assert decide(fcntl, 3, f_getfl) == seccomp.SCMP_ACT_ALLOW
+    high = (1 << 32) | f_setown  # (the kernel drops the high bits)
+    for command in (f_setown, f_setsig, f_setpipe_sz, high):
+        assert decide(fcntl, 3, command) == eperm, command
+    assert decide(ioctl, 3, 0x8901) == eperm and decide(ioctl, 3, 0x5401) == seccomp.SCMP_ACT_ALLOW
+    assert decide(setxattr) == eperm

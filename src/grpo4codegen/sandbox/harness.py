@@ -141,8 +141,17 @@ def new_namespace(preamble: Preamble, instrumented: bool = False) -> dict[str, A
 def _prepare(
     job: dict[str, Any], out: RecordWriter, preamble: Preamble, instrumented: bool
 ) -> tuple[CodeType, dict[str, Any]] | None:
-    """Our part of a child's run, up to BEGIN: compile the candidate's code and run the preamble.
-    Sends SETUP (and returns None) when the code does not compile."""
+    """Our part of a child's run, up to BEGIN: run the preamble, then compile the candidate's code.
+    Sends SETUP (and returns None) when either fails. The CPU time and peak memory BEGIN reports as
+    ours are read after the preamble and before the compilation: what compiling costs depends on the
+    candidate's source (a long one can raise the peak and hide its solution's memory below it), so
+    it counts as the candidate's."""
+    try:
+        ns = new_namespace(preamble, instrumented)
+    except BaseException as e:  # the problem's own preamble failed: it fails every submission alike
+        out.send_json(SETUP, 0, {"o": "RUNTIME_ERROR", "e": f"preamble: {error_text(e)}"}, flush=True)
+        return None
+    ours = _process_cpu(), _maxrss()
     out.progress(-1, PHASE_COMPILE)
     try:
         code_obj = compile_solution(job["code"], instrumented)
@@ -150,12 +159,7 @@ def _prepare(
         # ValueError: null bytes in the source; RecursionError/MemoryError: pathological nesting
         out.send_json(SETUP, 0, {"o": "COMPILATION_ERROR", "e": error_text(e)}, flush=True)
         return None
-    try:
-        ns = new_namespace(preamble, instrumented)
-    except BaseException as e:  # the problem's own preamble failed: it fails every submission alike
-        out.send_json(SETUP, 0, {"o": "RUNTIME_ERROR", "e": f"preamble: {error_text(e)}"}, flush=True)
-        return None
-    out.begin(_process_cpu(), _maxrss())
+    out.begin(*ours)
     return code_obj, ns
 
 

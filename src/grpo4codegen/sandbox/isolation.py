@@ -87,6 +87,9 @@ class IsolationConfig:
     max_processes: int = 4096  # threads of the child's uid; fork itself is denied by seccomp
     max_file_bytes: int = 16 << 20
     tmpfs_size_mb: int = 256
+    #: files and directories the scratch tmpfs holds at most (its inodes: without a cap, extended
+    #: attributes and empty files could pin gigabytes of kernel memory outside the memory limit)
+    tmpfs_inodes: int = 4096
 
     def __post_init__(self) -> None:
         self.runtime_packages = tuple(self.runtime_packages)  # a list after a JSON round trip
@@ -386,7 +389,8 @@ def _mount_proc(target: str) -> None:
 def _mount_scratch(target: str, config: IsolationConfig) -> None:
     # not writable by the child (as root it has another uid; without root it also lacks capabilities,
     # and `reset_scratch` replaces the tmpfs if anything was left behind anyway)
-    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={config.tmpfs_size_mb}m,mode=0555")
+    options = f"size={config.tmpfs_size_mb}m,nr_inodes={config.tmpfs_inodes},mode=0555"
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
 
 
 def scratch_replaced() -> bool:

@@ -1,6 +1,9 @@
 """A seccomp filter through libseccomp (ctypes): deny the system calls a LeetCode solution never needs.
 
 Denied with EPERM: networking sockets, process creation (fork/vfork, clone without CLONE_THREAD),
+extended attributes (a tmpfs keeps them in kernel memory, outside the child's memory figures),
+setting a descriptor's owner (`fcntl` F_SETOWN/F_SETSIG/F_SETOWN_EX and their `ioctl` forms: the
+kernel would signal that owner, checking only the uid) and resizing pipe buffers,
 exec, ptrace and cross-process memory access, memory files (memory outside the address-space limit),
 every `prctl` option but naming threads, mounts and namespaces, kernel modules, bpf, keyrings,
 io_uring (which would bypass this filter), System V and POSIX message IPC (a channel that would
@@ -42,8 +45,15 @@ _DENY_ALWAYS = (
     "shmget shmat shmdt shmctl msgget msgsnd msgrcv msgctl semget semop semtimedop semctl "
     "mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr "
     "pidfd_open pidfd_send_signal pidfd_getfd process_madvise process_mrelease kcmp "
-    "open_by_handle_at name_to_handle_at migrate_pages move_pages memfd_create memfd_secret"
+    "open_by_handle_at name_to_handle_at migrate_pages move_pages memfd_create memfd_secret "
+    "setxattr lsetxattr fsetxattr"
 ).split()
+#: `fcntl` commands denied: F_SETOWN, F_SETSIG, F_SETOWN_EX (a descriptor's owner gets a signal of
+#: the child's choosing, SIGKILL included, when it becomes ready: the kernel checks only the uid,
+#: which without root is the worker's) and F_SETPIPE_SZ (pipe buffers: memory outside its figures)
+_FCNTL_DENIED = (8, 10, 15, 1031)
+#: `ioctl` requests denied: FIOSETOWN and SIOCSPGRP, which set a descriptor's owner as F_SETOWN does
+_IOCTL_DENIED = (0x8901, 0x8902)
 #: the only `prctl` options a child may use (naming its threads); every other one is denied, among
 #: them PR_SET_DUMPABLE, which would make its /proc files its own (clear_refs resets the peak memory
 #: that the worker reads from the kernel)
@@ -198,6 +208,11 @@ def _build(lib: ctypes.CDLL, own_pid: int) -> int:
             rule(eperm, name, (arg, _SCMP_CMP_NE, 0, 0))
         rule(eperm, "setpriority", (0, _SCMP_CMP_NE, 0, 0))  # only PRIO_PROCESS: not a group, not a user
         rule(eperm, "ioprio_set", (0, _SCMP_CMP_NE, 1, 0))  # only IOPRIO_WHO_PROCESS
+        # the kernel reads these as 32-bit: compared on the low half, so high bits set do not slip past
+        for command in _FCNTL_DENIED:
+            rule(eperm, "fcntl", (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, command))
+        for request in _IOCTL_DENIED:
+            rule(eperm, "ioctl", (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, request))
         rule(eperm, "prctl", (0, _SCMP_CMP_LT, PR_SET_NAME, 0))  # an allowlist: PR_SET_NAME, PR_GET_NAME
         rule(eperm, "prctl", (0, _SCMP_CMP_GT, PR_GET_NAME, 0))
     except BaseException:

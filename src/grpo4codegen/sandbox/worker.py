@@ -235,6 +235,8 @@ class Worker:
                 # crashes used up the total time
                 _fail(results, order, "TIME_LIMIT_EXCEEDED", "total time limit exceeded")
                 break
+            if children:  # a child died: what it left (a full scratch tmpfs) never fails the next one's setup
+                self._remove_workdirs()
             order = self._run_child(job, order, results, traced=False)
             children += 1
         restarts = max(children - 1, 0)
@@ -555,7 +557,9 @@ class Worker:
 
     def _not_begun(self, st: _ChildState, results: list, why: str, outcome: str) -> list[int]:
         """The child died or hung before BEGIN: in our setup (an infrastructure failure) or while
-        compiling the candidate's source (the candidate's)."""
+        compiling the candidate's source (the candidate's). The page is read again first: the child
+        may have moved on to compiling since the worker last looked."""
+        self._observe(st)
         if st.page[1] != protocol.PHASE_COMPILE:
             raise SandboxSetupError(f"the sandboxed child {why} during setup")
         if not st.traced:
