@@ -109,6 +109,13 @@ WRONG_TYPES = {
 }
 
 
+def test_an_integer_task_id_is_its_text(tmp_path):
+    path = write_jsonl(tmp_path / "ids.jsonl", [row(0, task_id=42), row(1)])
+    assert load_problems(path)[0].task_id == "42"
+    with pytest.raises(UserError, match="task_id must be text or an integer"):
+        load_problems(write_jsonl(tmp_path / "bad.jsonl", [row(0, task_id=["a"])]))
+
+
 @pytest.mark.parametrize("changes, field", WRONG_TYPES.values(), ids=WRONG_TYPES.keys())
 def test_fields_of_the_wrong_type_are_user_errors_naming_task_and_field(tmp_path, changes, field):
     task_id = ROWS[1]["task_id"]

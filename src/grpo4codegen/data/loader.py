@@ -158,7 +158,7 @@ def problem_from_row(row: dict[str, Any], origin: str = "") -> Problem:
     starter = row.get("starter_code") or _starter_from_query(row.get("query") or "")
     question_id = row.get("question_id")
     return Problem(
-        task_id=row["task_id"],
+        task_id=str(row["task_id"]),
         entry_point=row["entry_point"],
         preamble=row.get("prompt") or "",
         tests=tests,
@@ -166,7 +166,7 @@ def problem_from_row(row: dict[str, Any], origin: str = "") -> Problem:
         difficulty=row.get("difficulty") or meta.get("difficulty"),
         tags=list(row.get("tags") or meta.get("tags") or []),
         date=row.get("estimated_date") or meta.get("estimated_date"),
-        title=row.get("title") or _title_from_task_id(row["task_id"]),
+        title=row.get("title") or _title_from_task_id(str(row["task_id"])),
         description=row.get("problem_description") or meta.get("question_title") or "",
         starter_code=starter,
         reference_solution=row.get("completion") or "",
@@ -197,7 +197,7 @@ def _problem_from_seed_row(row: dict[str, Any], label: str, origin: str) -> Prob
             [UnparsedTest("unittests", "the row has no unittests (none of its inputs parsed)")],
         )
     return Problem(
-        task_id=row["task_id"],
+        task_id=str(row["task_id"]),
         entry_point=entry_point,
         preamble=row.get("preCodeSegment") or "",
         tests=tests,
@@ -205,7 +205,7 @@ def _problem_from_seed_row(row: dict[str, Any], label: str, origin: str) -> Prob
         difficulty=row.get("difficulty"),
         tags=list(row.get("tags") or []),
         date=row.get("estimated_date"),
-        title=row.get("title") or _title_from_task_id(row["task_id"]),
+        title=row.get("title") or _title_from_task_id(str(row["task_id"])),
         description=row.get("problem_description") or "",
         starter_code=starter,
         reference_solution=row.get("completion") or "",
@@ -218,7 +218,6 @@ def _problem_from_seed_row(row: dict[str, Any], label: str, origin: str) -> Prob
 
 #: fields that, when present and not null, must be text (in a row, or in a v0.2.0 row's `meta`)
 _TEXT_FIELDS = (
-    "task_id",
     "entry_point",
     "test",
     "prompt",
@@ -250,6 +249,9 @@ def _require(row: dict[str, Any], keys: tuple[str, ...], label: str) -> None:
 
 def _check_types(row: dict[str, Any], label: str, prefix: str = "") -> None:
     """Raise UserError naming the field whose value has the wrong type (text fields, tags, meta)."""
+    task_id = row.get("task_id")
+    if task_id is not None and (isinstance(task_id, bool) or not isinstance(task_id, (str, int))):
+        raise UserError(f"{label}: field {prefix}task_id must be text or an integer, got {_shown(task_id)}")
     for key in _TEXT_FIELDS:
         value = row.get(key)
         if value is not None and not isinstance(value, str):
