@@ -249,3 +249,16 @@ def test_wrapping_a_comment_changes_nothing() -> None:
 def test_joining_statements_with_semicolons_changes_nothing() -> None:
     assert CRAMMED.count(";") == 2
     assert comment_score(CRAMMED) == pytest.approx(comment_score(EDIT))
+
+
+def test_hiding_the_program_in_a_string_earns_no_comment_score() -> None:
+    lines = ["def _solve(nums, target):", "    seen = Counter()", "    pairs = 0", "    for x in nums:"]
+    lines += ["        pairs += seen[target - x]", "        seen[x] += 1", "    return pairs"]
+    hidden = (
+        "import builtins\n_SRC = '\\n'.join(" + repr(lines) + ")\n"
+        "getattr(builtins, 'ex' + 'ec')(_SRC, globals())\n\n"
+        "class Solution:\n    def countPairs(self, nums, target):\n"
+        "        # Count the pairs with a hash map of earlier values, delegated to the solver.\n"
+        "        answer = _solve(nums, target)\n        pairs = answer\n        return pairs\n"
+    )
+    assert comment_score(hidden) == 0.0
