@@ -54,10 +54,25 @@ def test_candidate_caused_judge_outcomes_score_zero(
     reply: Reply,
     expected: float | None,
 ) -> None:
-    judge_server.reply = lambda prompt, n: reply
+    # the judge works (it scores the QUALITY=7 program), and answers `reply` for the others
+    judge_server.reply = lambda prompt, n: (
+        (200, json.dumps({"score": 7}), {}) if "QUALITY=7" in prompt else reply
+    )
     with make_judge(judge_server, max_retries=1) as judge:
-        assert judge.reward_scores([code(5)]) == [expected]
+        assert judge.reward_scores([code(7), code(5)]) == [pytest.approx(0.7), expected]
         assert judge.score_many([code(6)]) == [None]  # "what did the judge say": nothing usable
+
+
+def test_a_judge_that_scores_nothing_is_broken_not_the_candidates(
+    judge_server: FakeServer,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every request rejected (say max_tokens too large for the model): our failure, so every score is
+    missing (None, the static score stands), never 0, and the log says why."""
+    judge_server.reply = lambda prompt, n: (400, "max_tokens is too large", {})
+    with make_judge(judge_server, max_retries=0) as judge, caplog.at_level("WARNING"):
+        assert judge.reward_scores([code(5), code(6)]) == [None, None]
+    assert "scored none of the latest" in caplog.text
 
 
 def test_judge_timeout_stays_unscored(judge_server: FakeServer) -> None:  # noqa: F811
