@@ -277,3 +277,23 @@ def test_hiding_the_program_in_a_string_earns_no_comment_score() -> None:
         "        answer = _solve(nums, target)\n        pairs = answer\n        return pairs\n"
     )
     assert comment_score(hidden) == 0.0
+
+
+# ------------------------------------------------- 6. a list of keywords is not an explanation
+
+
+def _commented(line: str) -> str:
+    return f"class Solution:\n    def f(self, nums):\n        # {line}\n        return sorted(nums)\n"
+
+
+def test_keyword_salad_is_not_rewarded_as_a_comment() -> None:
+    salad = HONEST.replace(C1, "Sorted stack heap queue sliding window dynamic programming seen.")
+    assert comment_score(salad) < comment_score(HONEST) - 0.2
+    keywords = comment_score(_commented("Binary search heap stack queue greedy prefix window graph nums"))
+    assert comment_score(_commented("Two pointers.")) > keywords  # a short note is not a list of terms
+    for honest in (
+        "Topological sort using Kahn's algorithm",
+        "Sliding window approach with two pointers",
+        "Maximum subarray sum using Kadane's algorithm",
+    ):
+        assert comment_score(_commented(honest)) >= keywords + 0.2, honest

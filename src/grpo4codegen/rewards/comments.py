@@ -63,6 +63,10 @@ WORDS_ZERO = 15.0
 UNITS_HIGH = 0.5
 UNITS_ZERO = 1.25
 WIDE_LINE = 120
+#: a unit of at least this many words needs this share of function words ("the", "of", "each"...): a
+#: longer run of keywords without them is a list of terms, not an explanation
+SALAD_WORDS = 6
+SALAD_GLUE = 0.12
 DUPLICATE_JACCARD = 0.8
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -100,6 +104,11 @@ _FUNCTION_WORDS = frozenset(
     i me my so such than too very can could will would should may might must do does did done has have
     had not no yes all any each every some other another both either neither only just also still yet
     up down out off again once when while where which who whom whose what why how so far one two""".split()
+)
+#: the words that make a run of terms a sentence: function words, prepositions and connectives
+_GLUE_WORDS = _FUNCTION_WORDS | frozenset(
+    """using use uses via through without within between across until after before against along among
+    around per plus minus versus since because unless whether instead rather than given""".split()
 )
 #: algorithmic vocabulary: words an explanation of code uses whatever the problem
 _ALGORITHM_WORDS = frozenset(
@@ -400,6 +409,11 @@ def _content_score(words: list[str], identifiers: frozenset[str]) -> tuple[float
     ]
     if not prose:
         return 0.1, "no_prose"
+    if len(words) >= SALAD_WORDS and sum(w.lower() in _GLUE_WORDS for w in words) < SALAD_GLUE * len(words):
+        return (
+            0.2,
+            "no_grammar",
+        )  # a list of keywords ("binary search heap stack queue greedy ..."), not a sentence
     share = len(ids) / len(words)
     if share == 0:
         return 0.8, ""
