@@ -287,8 +287,20 @@ def _commented(line: str) -> str:
 
 
 def test_keyword_salad_is_not_rewarded_as_a_comment() -> None:
-    salad = HONEST.replace(C1, "Sorted stack heap queue sliding window dynamic programming seen.")
-    assert comment_score(salad) < comment_score(HONEST) - 0.2
+    from grpo4codegen.rewards.extract import extract_code
+
+    honest_code = extract_code(HONEST, "Solution().countPairs")
+    salad = (
+        honest_code.replace(
+            "Count index pairs i < j whose values add up to target.", "Binary search heap stack greedy."
+        )
+        .replace(C1, "Sorted stack heap queue sliding window dynamic programming seen.")
+        .replace(
+            "Each earlier value equal to target - x forms a pair with x.",
+            "Recursive tree traversal visit graph depth pairs.",
+        )
+    )
+    assert comment_score(salad) < comment_score(honest_code) - 0.5  # (all three units, as the hack had it)
     keywords = comment_score(_commented("Binary search heap stack queue greedy prefix window graph nums"))
     assert comment_score(_commented("Two pointers.")) > keywords  # a short note is not a list of terms
     for honest in (
