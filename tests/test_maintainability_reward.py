@@ -94,11 +94,16 @@ def test_trivial_code_is_capped_low(code: str) -> None:
     assert details["reason"] == "no_real_function"
 
 
-def test_very_short_code_is_capped() -> None:
+def test_a_short_program_that_does_real_work_is_not_capped_and_padding_buys_nothing() -> None:
+    """A correct one-liner is maintainable; capping short programs only taught padding them out."""
     one_liner = "class Solution:\n    def findKthLargest(self, nums, k):\n        return sorted(nums)[-k]\n"
     details = maintainability_details(one_liner)
-    assert details["reason"] == "too_short" and details["score"] <= 0.3
-    assert details["raw"] > 0.8  # radon alone would have called it excellent
+    assert details["reason"] == "" and details["score"] == details["raw"] > 0.8
+    padded = (
+        "class Solution:\n    def findKthLargest(self, nums, k):\n        ordered = sorted(nums)\n"
+        "        answer = ordered[-k]\n        result = answer\n        return result\n"
+    )
+    assert maintainability_score(padded) <= maintainability_score(one_liner)
 
 
 @pytest.mark.parametrize("code", ["", "def f(:\n    return", "class Solution\n"])

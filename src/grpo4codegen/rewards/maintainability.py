@@ -18,8 +18,7 @@ Formula (all terms in [0, 1]):
 * ``nesting``: 1 for control-flow nesting depth <= 3 within a function, minus 0.15 per extra level,
   floored at 0.4.
 * ``score = 0.45 * mi + 0.40 * cc + 0.15 * nesting``, then capped: at 0.1 when no function does
-  real work (``pass``, ``return 0``, no function at all) and at 0.3 when the program has fewer
-  than ``MIN_LOGICAL_STATEMENTS`` logical statements; at 0.1 too when the program runs code it
+  real work (``pass``, ``return 0``, no function at all); at 0.1 too when the program runs code it
   holds as text, or reaches a way to: ``exec``/``eval``/``compile``, the builtins module
   (``builtins``, ``__builtins__``, ``__import__``) or interpreter internals (``__globals__``,
   ``__code__``, ``__subclasses__``), by name, attribute, import or a string naming them;
@@ -28,8 +27,11 @@ Formula (all terms in [0, 1]):
   itself a program of two or more statements, not all bare expressions. Radon would rate the few
   visible lines, not the logic hidden in the string. Unparseable code scores 0.
 
-Radon rates tiny programs as perfectly maintainable, hence the caps: otherwise GRPO would learn
-that returning a constant is the most maintainable answer. Correctness gating is the caller's job.
+Radon rates tiny programs as perfectly maintainable, hence the cap on programs that do no real work:
+otherwise GRPO would learn that returning a constant is the most maintainable answer. A short program
+that does real work is not capped: a correct one-liner is maintainable, and a cap on the number of
+statements only taught padding (two throwaway assignments lifted a two-statement answer from 0.3 to
+0.88). Correctness gating is the caller's job.
 """
 
 from __future__ import annotations
@@ -51,9 +53,7 @@ __all__ = ["maintainability_score", "maintainability_details"]
 logger = logging.getLogger(__name__)
 
 W_MI, W_CC, W_NEST = 0.45, 0.40, 0.15
-MIN_LOGICAL_STATEMENTS = 3
 CAP_NO_REAL_FUNCTION = 0.1
-CAP_SHORT = 0.3
 CAP_DYNAMIC_CODE = 0.1
 VOLUME_PER_TOKEN = 0.5
 _CODE_TOKENS = frozenset({tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING})
@@ -167,8 +167,6 @@ def maintainability_details(code: str) -> dict[str, Any]:
         cap, reason = CAP_DYNAMIC_CODE, "dynamic_code"
     elif not has_real_function(tree):
         cap, reason = CAP_NO_REAL_FUNCTION, "no_real_function"
-    elif statements < MIN_LOGICAL_STATEMENTS:
-        cap, reason = CAP_SHORT, "too_short"
     return {
         "score": min(raw, cap),
         "reason": reason,
