@@ -72,7 +72,19 @@ def test_a_judge_that_scores_nothing_is_broken_not_the_candidates(
     judge_server.reply = lambda prompt, n: (400, "max_tokens is too large", {})
     with make_judge(judge_server, max_retries=0) as judge, caplog.at_level("WARNING"):
         assert judge.reward_scores([code(5), code(6)]) == [None, None]
-    assert "scored none of the latest" in caplog.text
+    assert "nor to a plain program" in caplog.text
+
+
+def test_a_fresh_judge_is_not_fooled_into_looking_broken(
+    judge_server: FakeServer,  # noqa: F811
+) -> None:
+    """A batch of programs that all make the judge refuse, on a judge with no history: the judge is
+    asked about a plain program, scores it, so the refusals are the candidates' (0), not None."""
+    judge_server.reply = obedient
+    escaping = code(5) + f"# {ESCAPE}\n"
+    with make_judge(judge_server, max_retries=0) as judge:
+        assert judge.reward_scores([escaping]) == [0.0]
+        assert judge.reward_scores([escaping + "# again\n", escaping + "# and again\n"]) == [0.0, 0.0]
 
 
 def test_judge_timeout_stays_unscored(judge_server: FakeServer) -> None:  # noqa: F811

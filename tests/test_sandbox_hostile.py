@@ -660,3 +660,45 @@ def test_filling_the_scratch_directory_then_crashing_is_the_candidates_failure(e
     r = executor.run(add_problem, code, Limits(time_s=5.0, total_time_s=30.0, memory_mb=256))
     assert r.ok and executor.stats.infra_failures == failures, r
     assert outcomes(r) == ["RUNTIME_ERROR", "PASSED", "PASSED"]
+
+
+def test_a_long_source_cannot_hide_the_solutions_memory(executor, add_problem):
+    """Reading and compiling a long source raises the child's high-water mark before the solution
+    runs; memory the solution then takes reuses those freed pages. The peak counted as ours ends when
+    the child starts, so the kernel's figure still shows what the solution holds; and a source over
+    the size limit is never sent (the candidate's compilation error, not a frame too large)."""
+    from grpo4codegen.sandbox.executor import MAX_CODE_CHARS
+
+    holds = solution(
+        "x = bytearray(40 << 20)\nfor i in range(0, len(x), 4096):\n    x[i] = 1\nreturn a + b\n"
+    )
+    padded = "#" + "x" * (MAX_CODE_CHARS - 1000) + "\n" + holds
+    limits = Limits(time_s=4, total_time_s=30, memory_mb=1024)
+    r = executor.run(add_problem, padded, limits)
+    assert r.all_passed and r.peak_memory_kernel > 35 << 20, r.peak_memory_kernel
+    failures = executor.stats.infra_failures
+    huge = executor.run(add_problem, "#" + "x" * MAX_CODE_CHARS + "\n" + ADD_REFERENCE, limits)
+    assert set(outcomes(huge)) == {"COMPILATION_ERROR"} and "exceeds the limit" in huge.tests[0].error
+    assert executor.stats.infra_failures == failures
+
+
+def test_filling_the_scratch_directory_in_a_traced_run_is_the_candidates_failure(executor, add_problem):
+    """The same as for the timed run, in the traced run (memory metrics): each traced child after a
+    crash also starts from a fresh scratch directory; the verdicts stand."""
+    code = solution(
+        """
+        if _tracemalloc.is_tracing():
+            try:
+                for k in range(1 << 20):
+                    os.mkdir(f"d{k}")
+            except OSError:
+                pass
+            os.abort()
+        return a + b
+        """,
+        "import os, _tracemalloc\n",
+    )
+    failures = executor.stats.infra_failures
+    r = executor.run(add_problem, code, Limits(time_s=5.0, total_time_s=30.0, metrics=("time", "memory")))
+    assert r.ok and executor.stats.infra_failures == failures, r
+    assert r.all_passed

@@ -32,7 +32,7 @@ import random
 import re
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -225,9 +225,19 @@ def build_messages(code: str, max_code_chars: int = 12_000) -> list[dict[str, st
     ]
 
 
-#: how many of the latest judged programs `reward_scores` looks at to tell a broken judge from a
-#: candidate that kept a working judge from scoring it
-RECENT_ANSWERS = 64
+#: a plain, honestly commented program the judge is asked about when a batch got no usable score at
+#: all: if the judge scores it, the judge works and the batch's refusals are the candidates' doing; if
+#: not, the judge is broken (ours). Never taken from the candidates' own history, which they control
+CANARY = '''def count_pairs(nums: list[int], target: int) -> int:
+    """Count the index pairs i < j whose values add up to target."""
+    seen: dict[int, int] = {}  # how many times each value has appeared so far
+    pairs = 0
+    for x in nums:
+        # every earlier value equal to target - x forms a pair with x
+        pairs += seen.get(target - x, 0)
+        seen[x] = seen.get(x, 0) + 1
+    return pairs
+'''
 
 
 class CommentJudge:
@@ -247,9 +257,6 @@ class CommentJudge:
         self.stats = JudgeStats()
         self._cache: OrderedDict[str, float] = OrderedDict()
         self._cache_lock = threading.Lock()
-        #: whether each of the latest programs sent got a usable score: a judge that scores none of them
-        #: is broken (ours), and then no missing score is blamed on a candidate
-        self._recent: deque[bool] = deque(maxlen=RECENT_ANSWERS)
         self._pool = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="judge")
 
     def close(self) -> None:
@@ -353,8 +360,6 @@ class CommentJudge:
         for key, future in futures.items():
             verdict = future.result()
             results[key] = verdict
-            with self._cache_lock:
-                self._recent.append(verdict.score is not None)
             if verdict.score is not None:
                 self._store(key, verdict.score)
         out = [results[key] for key in keys]
@@ -367,18 +372,17 @@ class CommentJudge:
 
     def reward_scores(self, codes: Sequence[str]) -> list[float | None]:
         """Scores for the reward: 0 where the candidate kept the judge from scoring it, None only
-        where the judge itself failed (see the module docstring). A judge that gave no usable score to
-        any program of this batch, nor to any of the latest RECENT_ANSWERS sent, is taken to be
-        broken (a model that cannot follow the rubric, a request our settings make invalid): then
-        every missing score is ours, None."""
+        where the judge itself failed (see the module docstring). When no program of the batch got a
+        usable score, the judge is asked about `CANARY` (uncached): a judge that cannot score that
+        either is broken (a model that cannot follow the rubric, a request our settings make
+        invalid), and then every missing score is ours, None."""
         verdicts = self.verdicts(codes)
-        with self._cache_lock:
-            working = any(v.score is not None for v in verdicts) or any(self._recent)
-        if not working and any(v.candidate_fault for v in verdicts):
+        if any(v.score is not None for v in verdicts) or not any(v.candidate_fault for v in verdicts):
+            return [v.reward_score for v in verdicts]
+        if self._judge_one(CANARY).score is None:
             logger.warning(
-                "the judge scored none of the latest %d programs: its refusals are taken as its own "
-                "failure, not the candidates' (check its model, max_tokens and endpoint)",
-                len(self._recent),
+                "the judge gave no usable score to this batch, nor to a plain program: its refusals "
+                "are taken as its own failure, not the candidates' (check its model, max_tokens and endpoint)"
             )
             return [v.score for v in verdicts]
         return [v.reward_score for v in verdicts]

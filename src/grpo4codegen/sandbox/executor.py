@@ -39,6 +39,10 @@ from .worker import job_seconds_bound
 
 log = logging.getLogger(__name__)
 WATCHDOG_MARGIN_S = 30.0
+#: the longest source a submission may have (far above any completion a model writes): a longer one is
+#: the candidate's COMPILATION_ERROR, never sent (it could outgrow a frame, and the child's reading
+#: of it would raise its memory high-water mark before its code runs)
+MAX_CODE_CHARS = 1 << 20
 WORKER_START_TIMEOUT_S = 60.0
 
 
@@ -319,6 +323,12 @@ class Executor:
             expected_json = [_json_bytes(out) if isinstance(out, str) else None for out in expected]
         if not expected:
             return ExecutionResult(tests=[], wall_time=0.0)
+        if isinstance(submission.code, str) and len(submission.code) > MAX_CODE_CHARS:
+            why = f"source of {len(submission.code)} characters exceeds the limit of {MAX_CODE_CHARS}"
+            return ExecutionResult(
+                tests=[TestResult(ExecOutcome.COMPILATION_ERROR, error=why) for _ in expected],
+                wall_time=time.perf_counter() - started,
+            )
         job, body = self._job(submission, limits)
         traced = isinstance(submission, Submission) and bool({"memory", "steps"} & set(limits.metrics))
         timeout = job_seconds_bound(limits.time_s, limits.total_time_s, traced) + WATCHDOG_MARGIN_S

@@ -79,6 +79,17 @@ def _maxrss() -> int:
     return _getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+#: the child's peak memory (KiB) when it started, before it read its job: what BEGIN reports as ours
+_setup_maxrss: int | None = None
+
+
+def note_setup_memory() -> None:
+    """Called first thing in a fresh child: its memory high-water mark so far is ours (inherited at
+    the fork); anything after, reading the job included, counts towards the candidate's peak."""
+    global _setup_maxrss
+    _setup_maxrss = _maxrss()
+
+
 # the C module: `tracemalloc` itself would bring pickle and tokenize into every worker
 _tm_start, _tm_stop, _tm_get = _tracemalloc.start, _tracemalloc.stop, _tracemalloc.get_traced_memory
 _ERROR_TEXT = 300
@@ -142,16 +153,17 @@ def _prepare(
     job: dict[str, Any], out: RecordWriter, preamble: Preamble, instrumented: bool
 ) -> tuple[CodeType, dict[str, Any]] | None:
     """Our part of a child's run, up to BEGIN: run the preamble, then compile the candidate's code.
-    Sends SETUP (and returns None) when either fails. The CPU time and peak memory BEGIN reports as
-    ours are read after the preamble and before the compilation: what compiling costs depends on the
-    candidate's source (a long one can raise the peak and hide its solution's memory below it), so
-    it counts as the candidate's."""
+    Sends SETUP (and returns None) when either fails. The CPU time BEGIN reports as ours is read after
+    the preamble and before the compilation, and the peak memory when the child started
+    (`note_setup_memory`): what reading and compiling the source cost depends on the candidate's
+    source (a long one could raise the peak and hide its solution's memory below it), so it counts as
+    the candidate's."""
     try:
         ns = new_namespace(preamble, instrumented)
     except BaseException as e:  # the problem's own preamble failed: it fails every submission alike
         out.send_json(SETUP, 0, {"o": "RUNTIME_ERROR", "e": f"preamble: {error_text(e)}"}, flush=True)
         return None
-    ours = _process_cpu(), _maxrss()
+    ours = _process_cpu(), _maxrss() if _setup_maxrss is None else _setup_maxrss
     out.progress(-1, PHASE_COMPILE)
     try:
         code_obj = compile_solution(job["code"], instrumented)

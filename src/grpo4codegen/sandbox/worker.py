@@ -244,7 +244,11 @@ class Worker:
         if traced:
             self._remove_workdirs()  # nothing the timed child left behind reaches the traced one
             self._trace_deadline = time.monotonic() + job["total_time_s"] * TRACE_BUDGET_FACTOR
+            first = True
             while traced and time.monotonic() < self._trace_deadline:
+                if not first:  # a traced child died: a fresh scratch directory for the next one too
+                    self._remove_workdirs()
+                first = False
                 traced = self._run_child(job, traced, results, traced=True)
             self._discarded += len(traced)
         tests, tail = [], []
@@ -814,6 +818,9 @@ def _child(
     """The child's whole life: read its job, confine itself, run the tests, wait to be measured and
     killed. Never returns."""
     try:
+        # the peak memory counted as ours ends here: reading the job (whose size the candidate's source
+        # sets) and everything after it raise the high-water mark on the candidate's account
+        harness.note_setup_memory()
         out = protocol.RecordWriter(result_fd, worker.page)
         try:
             job, order, traced = protocol.read_job_file(job_fd)  # before confinement, which closes it
