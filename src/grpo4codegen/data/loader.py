@@ -43,9 +43,9 @@ def load_problems(
     problems = _load_all(str(source), split, strict)
     if keep_incomplete:
         return problems
-    complete = [p for p in problems if p.tests and not p.unparsed_tests]
+    complete = [p for p in problems if not p.incomplete]
     if len(complete) < len(problems):
-        first = next(p for p in problems if not p.tests or p.unparsed_tests)
+        first = next(p for p in problems if p.incomplete)
         why = first.unparsed_tests[0].reason if first.unparsed_tests else "no test"
         log.warning(
             "%s: LEFT OUT %d of %d problems whose tests could not all be parsed, so that no reward "

@@ -95,6 +95,12 @@ class Problem:
     def method_name(self) -> str:
         return self.entry_point.rsplit(".", 1)[-1].strip()
 
+    @property
+    def incomplete(self) -> bool:
+        """No test, or asserts that could not be parsed: its tests are not the dataset's, and a reward
+        from part of them can pass a wrong answer (left out of training and scoring)."""
+        return not self.tests or bool(self.unparsed_tests)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["tests"] = [t.to_dict() for t in self.tests]

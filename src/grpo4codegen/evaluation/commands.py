@@ -102,7 +102,7 @@ def _score(args: argparse.Namespace) -> int:
         raise UserError(
             f"{len(unknown)} task ids are not in {args.dataset} (e.g. {unknown[:3]}): pass the --dataset they came from"
         )
-    incomplete = {p.task_id for p in problems if not p.tests or p.unparsed_tests}
+    incomplete = {p.task_id for p in problems if p.incomplete}
     if incomplete:  # a score from part of a problem's tests can pass a wrong answer: none is given
         skipped = sum(g["task_id"] in incomplete for g in generations)
         print(

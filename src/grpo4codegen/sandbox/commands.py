@@ -69,7 +69,7 @@ def verify(problems: list[Problem], executor: Executor, limits: Limits) -> dict[
     failures = []
     incomplete = 0
     for problem, result in zip(problems, results, strict=True):
-        if not problem.tests or problem.unparsed_tests:  # its reference cannot be verified in full
+        if problem.incomplete:  # its reference cannot be verified in full
             incomplete += 1
             why = problem.unparsed_tests[0] if problem.unparsed_tests else None
             failures.append(

@@ -18,7 +18,7 @@ The program is laid out as a binary tree of system call numbers (libseccomp's `C
 2) where the library can: the kernel checks a filter when a child loads it, at a cost that grows
 with the filter's length and the number of system calls (0.13 to 0.17 ms to load here, against 0.2 to
 0.26 ms for the linear layout), and every system call the candidate makes then walks a few
-comparisons instead of a hundred. `tests/test_sandbox.py` checks, by emulation, that both layouts
+comparisons instead of a hundred. `tests/test_seccomp.py` checks, by emulation, that both layouts
 decide every system call alike.
 """
 
