@@ -30,6 +30,7 @@ __all__ = [
     "has_real_function",
     "is_trivial_statement",
     "logical_statement_count",
+    "own_statements",
     "parse_or_none",
     "parses",
 ]
@@ -241,7 +242,7 @@ def is_trivial_statement(node: ast.stmt) -> bool:
     return False
 
 
-def _own_statements(node: ast.AST) -> list[ast.stmt]:
+def own_statements(node: ast.AST) -> list[ast.stmt]:
     """Statements inside ``node`` (through if/for/try/...), not descending into nested defs."""
     found: list[ast.stmt] = []
     stack = list(ast.iter_child_nodes(node))
@@ -272,7 +273,7 @@ def has_real_function(tree: ast.AST) -> bool:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if any(
                 not isinstance(stmt, _NON_LOGIC) and not is_trivial_statement(stmt)
-                for stmt in _own_statements(node)
+                for stmt in own_statements(node)
             ):
                 return True
     return False

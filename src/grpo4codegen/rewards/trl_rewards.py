@@ -160,7 +160,8 @@ def _batch_key(completions: Sequence[Any], task_ids: Sequence[str]) -> str:
     for c, t in zip(completions, task_ids, strict=True):
         h.update(t.encode())
         h.update(b"\0")
-        h.update(completion_text(c).encode())
+        # surrogatepass: a lone surrogate (a tokenizer's broken decode) must not crash the training step
+        h.update(completion_text(c).encode("utf-8", "surrogatepass"))
         h.update(b"\1")
     return h.hexdigest()
 
