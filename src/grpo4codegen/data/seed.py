@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..astparse import parse
 from .problems import Arg, ArgKind, CompareMode, TestCase, UnparsedTest
 
 OUTPUT_TYPES: dict[str, CompareMode] = {"general": "eq", "list_node": "list_node", "tree_node": "tree_node"}
@@ -58,7 +59,7 @@ def parse_printed(text: str) -> Any:
     if len(text) > AST_MAX_CHARS:
         raise NotAValue("too long to read as a Python literal")
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = parse(text, mode="eval")
         return _printed_literal(tree.body)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as e:
         raise NotAValue(str(e)) from None
@@ -251,7 +252,7 @@ def signature(starter_code: str, method: str) -> Signature:
     module = None
     for text in (starter_code.rstrip() + "\n        pass\n", starter_code):
         try:
-            module = ast.parse(text)
+            module = parse(text)
             break
         except SyntaxError:
             continue

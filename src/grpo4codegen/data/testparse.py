@@ -10,6 +10,7 @@ import ast
 import math
 from typing import Any
 
+from ..astparse import parse
 from .problems import Arg, CompareMode, TestCase, UnparsedTest
 
 _NAMED_CONSTANTS = {"inf": math.inf, "None": None, "True": True, "False": False}
@@ -152,7 +153,7 @@ def parse_check(test_source: str) -> tuple[list[TestCase], list[UnparsedTest]]:
     if not isinstance(test_source, str):
         raise ValueError(f"test field must be a string, got {type(test_source).__name__}")
     try:
-        module = ast.parse(test_source)
+        module = parse(test_source)
     except SyntaxError as e:
         raise ValueError(f"test field is not valid Python: {e.msg} (line {e.lineno})") from None
     except (RecursionError, MemoryError, TypeError, ValueError) as e:

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .summary import DIMENSION_KEYS
 from .tables import pass_ks
 
 _DIFFICULTY_ORDER = {"Easy": 0, "Medium": 1, "Hard": 2}
+
+
+def _literal_text(draw: Callable[..., bytes]) -> Callable[..., bytes]:
+    """Draw with mathtext off: model names and difficulties are shown as written, and one holding
+    `$\\frac{$` (or any other broken TeX between dollars) cannot make the whole report fail."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> bytes:
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return wrapper
 
 
 def _figure(width: float = 7.0, height: float = 4.0) -> Any:
@@ -35,6 +50,7 @@ def _grouped_bars(ax: Any, groups: Sequence[str], series: Mapping[str, Sequence[
     ax.legend(fontsize="small")
 
 
+@_literal_text
 def pass_at_k_plot(summaries: Mapping[str, Mapping[str, Any]]) -> bytes:
     fig, ax = _figure()
     ks = pass_ks(summaries)
@@ -49,6 +65,7 @@ def pass_at_k_plot(summaries: Mapping[str, Mapping[str, Any]]) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def difficulty_plot(summaries: Mapping[str, Mapping[str, Any]]) -> bytes:
     levels = sorted(
         {lv for s in summaries.values() for lv in s.get("by_difficulty", {})},
@@ -64,6 +81,7 @@ def difficulty_plot(summaries: Mapping[str, Mapping[str, Any]]) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def efficiency_plot(samples: Mapping[str, Mapping[str, Sequence[float]]], problems: int) -> bytes:
     """Distributions of per-sample ratios (1 = as efficient as the reference): combined, then per metric.
 
@@ -97,6 +115,7 @@ def efficiency_plot(samples: Mapping[str, Mapping[str, Sequence[float]]], proble
     return _png(fig)
 
 
+@_literal_text
 def dimensions_plot(summaries: Mapping[str, Mapping[str, Any]]) -> bytes:
     dims = [d for d in DIMENSION_KEYS if any(s["dimensions"].get(d) is not None for s in summaries.values())]
     series = {name: [s["dimensions"].get(d) for d in dims] for name, s in summaries.items()}

@@ -23,25 +23,26 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], bool]:
     """The rows of a jsonl file and whether a truncated last line was dropped. A missing file is empty."""
     path = Path(path)
     try:
-        text = path.read_text("utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return [], False
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
-    lines = text.split("\n")
+    lines = data.split(b"\n")  # decoded line by line: a write cut inside a character spoils only its line
     rows: list[dict[str, Any]] = []
     truncated = False
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
+            row = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
             if number == len(lines):  # the last line has no newline: an interrupted write
                 log.warning("%s: dropping a truncated last line (interrupted write)", path)
                 truncated = True
                 break
-            raise UserError(f"{path}: line {number} is not valid JSON ({e.msg})") from None
+            what = "UTF-8" if isinstance(e, UnicodeDecodeError) else f"JSON ({e.msg})"
+            raise UserError(f"{path}: line {number} is not valid {what}") from None
         if not isinstance(row, dict):
             raise UserError(f"{path}: line {number} is not a JSON object")
         rows.append(row)
@@ -71,15 +72,27 @@ def _ensure_trailing_newline(path: Path) -> None:
         pass
 
 
+def json_line(row: dict[str, Any]) -> str:
+    """A row as one line of JSON. Text is kept readable (not escaped), except in a row holding a lone
+    surrogate (which UTF-8 cannot encode: a candidate's `raise ValueError(chr(0xD800))` puts one in its
+    error text), which is written with escapes and reads back the same."""
+    line = json.dumps(row, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(row)
+    return line + "\n"
+
+
 def append_row(handle: IO[str], row: dict[str, Any]) -> None:
     """One complete line, flushed, so a crash afterwards cannot lose it."""
-    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    handle.write(json_line(row))
     handle.flush()
 
 
 def write_rows_atomic(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
     """Replace `path` in one step: readers see the old file or the new one, never half of it."""
-    write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    write_text_atomic(path, "".join(json_line(row) for row in rows))
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
@@ -88,7 +101,8 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        # a lone surrogate (e.g. in a crafted task id) is written as a backslash escape, not a crash
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
             f.write(text)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; outputs are ordinary shared files
         os.replace(tmp, path)

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import html
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,16 @@ from .summary import (
 )
 from .tables import difficulty_rows, model_rows, print_summaries
 
+log = logging.getLogger(__name__)
 Rows = dict[str, list[dict[str, Any]]]
 _LEVELS = {"Easy": 0, "Medium": 1, "Hard": 2}
 
 
 def load_runs(paths: Sequence[str | Path]) -> Rows:
-    """Scored rows per model label; a model name seen in two files gets the file name appended."""
+    """Scored rows per model label; a model name seen in two files gets the file name appended (then
+    the path, then a number, so that no run hides another). A (model, task_id, sample) that appears
+    twice in a file (an interrupted re-score appends before it rewrites; files concatenated) counts
+    once, its last row winning, as `score` reads it."""
     runs: Rows = {}
     for path in paths:
         rows, _ = read_rows(path)
@@ -41,10 +46,56 @@ def load_runs(paths: Sequence[str | Path]) -> Rows:
             raise UserError(f"{path}: no scored rows (run `grpo4codegen score` first)")
         if "correctness" not in rows[0] and "infra_failure" not in rows[0]:
             raise UserError(f"{path}: not a scored file (no correctness field)")
-        for model, model_rows_ in by_model(rows).items():
-            label = model if model not in runs else f"{model} ({Path(path).name})"
+        latest: dict[tuple[str, str, Any], dict[str, Any]] = {}
+        for number, row in enumerate(rows, start=1):
+            _check_row(path, number, row)
+            key = (row["model"], row["task_id"], row.get("sample", ("line", number)))
+            latest.pop(key, None)  # the last row of a key wins, in the place of its last appearance
+            latest[key] = row
+        if len(latest) < len(rows):
+            log.warning("%s: %d repeated (model, task_id, sample) rows; the last of each counts",
+                        path, len(rows) - len(latest))  # fmt: skip
+        for model, model_rows_ in by_model(latest.values()).items():
+            label = model
+            for candidate in (f"{model} ({Path(path).name})", f"{model} ({path})"):
+                if label in runs:
+                    label = candidate
+            number = 2
+            while label in runs:
+                label, number = f"{model} ({path}, {number})", number + 1
             runs[label] = model_rows_
     return runs
+
+
+_NUMBERS = ("correctness", "correctness_strict", "efficiency", "comment", "maintainability", "reward")
+
+
+def _check_row(path: str | Path, number: int, row: dict[str, Any]) -> None:
+    """What the metrics read of a scored row, checked (UserError naming the line) and normalised:
+    `task_id`, `model` and `difficulty` as text, numbers as numbers, ratios as a mapping."""
+    where = f"{path}: line {number}"
+    if row.get("task_id") is None:
+        raise UserError(f"{where}: no task_id")
+    row["task_id"] = str(row["task_id"])
+    row["model"] = str(row.get("model", "unknown"))
+    if row.get("difficulty") is not None:
+        row["difficulty"] = str(row["difficulty"])
+    for name in _NUMBERS:
+        value = row.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise UserError(f"{where}: {name} must be a number or null, not {value!r:.50}")
+    if row.get("correctness") is not None and row.get("correctness_strict") is None:
+        raise UserError(f"{where}: a scored row (correctness set) needs correctness_strict")
+    ratios = row.get("efficiency_ratios")
+    if ratios is not None and not (
+        isinstance(ratios, dict)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in ratios.values())
+    ):
+        raise UserError(f"{where}: efficiency_ratios must map metrics to numbers")
+    if not isinstance(row.get("tags") or [], list):
+        raise UserError(f"{where}: tags must be a list")
+    if not isinstance(row.get("infra_failure", False), (bool, type(None))):
+        raise UserError(f"{where}: infra_failure must be true or false")
 
 
 def per_problem(runs: Rows) -> list[dict[str, Any]]:
@@ -210,9 +261,20 @@ excluded from every metric.</p>
 
 
 # -- Markdown --------------------------------------------------------------------------------------
+_MD_SPECIAL = frozenset("\\`*_[]<>|&!#")
+
+
+def _md(text: Any) -> str:
+    """Text from the rows (task ids, model names, difficulties, file names, the title) as literal
+    Markdown: one line, and no link, image, raw HTML or emphasis, whatever it holds (a task id
+    `[x](javascript:...)` or `<img onerror=...>` must not become one in a previewer)."""
+    flat = " ".join(str(text).splitlines())
+    return "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in flat)
+
+
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -231,19 +293,19 @@ def render_markdown(
         for p in disagree
     ]
     parts = [
-        f"# {meta['title']}",
-        f"Created {meta['created']} from " + ", ".join(f"`{f}`" for f in meta["files"]) + ".",
+        f"# {_md(meta['title'])}",
+        f"Created {meta['created']} from " + ", ".join(_md(f) for f in meta["files"]) + ".",
         "## Models",
         _md_table(*model_rows(summaries)),
         f"Efficiency: mean reference/candidate ratio on the {meta['common']} problems every model solved.",
-        f"**Warning:** {meta['warning']}" if meta["warning"] else "",
+        f"**Warning:** {_md(meta['warning'])}" if meta["warning"] else "",
         "## pass@1 by difficulty",
         _md_table(*difficulty_rows(summaries)),
         "## Plots",
         "\n".join(f"![{n}]({n}.png)" for n in images),
         "## Per problem",
         f"Solved by every model: {counts['all']}; by none: {counts['none']}.",
-        "\n".join(f"- only {m}: {', '.join(ts) or 'none'}" for m, ts in counts["only"].items()),
+        "\n".join(f"- only {_md(m)}: {_md(', '.join(ts) or 'none')}" for m, ts in counts["only"].items()),
     ]
     if len(labels) > 1:
         parts += [

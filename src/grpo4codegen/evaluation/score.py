@@ -47,6 +47,10 @@ def read_generations(path: str | Path) -> list[dict[str, Any]]:
         row.setdefault("model", Path(path).name.split(".")[0])
         if "sample" not in row:
             row["sample"] = seen[(row["model"], row["task_id"])]
+        elif isinstance(row["sample"], str) and row["sample"].strip().isdecimal():
+            row["sample"] = int(row["sample"])
+        elif isinstance(row["sample"], bool) or not isinstance(row["sample"], int):
+            raise UserError(f"{path}: row {number}: sample must be an integer, not {row['sample']!r:.50}")
         seen[(row["model"], row["task_id"])] += 1
         key = row_key(row)
         if key in keys:

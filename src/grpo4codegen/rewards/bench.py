@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from ..astparse import parse
 from ..data.problems import Problem
 from ..data.selection import select_problems
 from ..sandbox.bench import run_floor
@@ -46,16 +47,16 @@ from .scorer import RewardConfig, RewardScorer
 
 def _slower(code: str, method: str) -> str | None:
     """The same solution with a busy loop at the start of the entry method (correct, but slower)."""
-    tree = ast.parse(code)
+    tree = parse(code)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == method:
-            node.body.insert(0, ast.parse("for _ in range(20000):\n    pass").body[0])
+            node.body.insert(0, parse("for _ in range(20000):\n    pass").body[0])
             return ast.unparse(tree)
     return None
 
 
 def _wrong(code: str, method: str) -> str | None:
-    tree = ast.parse(code)
+    tree = parse(code)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == method:
             node.body = [ast.Return(ast.Constant(None))]

@@ -22,6 +22,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from grpo4codegen.astparse import parse
+
 __all__ = [
     "completion_text",
     "defines_entry_point",
@@ -91,7 +93,7 @@ def _parse(code: str) -> ast.Module | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our concern here
-            return ast.parse(code)
+            return parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 

@@ -57,6 +57,7 @@ from radon.complexity import cc_visit
 from radon.metrics import mi_compute, mi_parameters
 from radon.visitors import Function
 
+from grpo4codegen import astparse
 from grpo4codegen.rewards.extract import (
     has_real_function,
     logical_statement_count,
@@ -225,7 +226,8 @@ def code_tokens(code: str) -> int:
 def maintainability_index(code: str) -> float:
     """radon's MI without the comment term, in [0, 1], with the Halstead volume floored at
     ``VOLUME_PER_TOKEN`` per code token (see the module docstring)."""
-    volume, total_cc, lloc, _comments = mi_parameters(code, count_multi=True)
+    with astparse.PARSE_LOCK:  # radon parses the code itself
+        volume, total_cc, lloc, _comments = mi_parameters(code, count_multi=True)
     volume = max(volume, VOLUME_PER_TOKEN * code_tokens(code))
     # radon returns 100 when any term is 0; a program always has one line and one path
     return mi_compute(max(volume, 1.0), max(total_cc, 1), max(lloc, 1), 0.0) / 100.0
@@ -245,7 +247,8 @@ def maintainability_details(code: str) -> dict[str, Any]:
         return _zero("unparseable")
     try:
         mi = maintainability_index(code)
-        funcs = _functions(cc_visit(code))
+        with astparse.PARSE_LOCK:
+            funcs = _functions(cc_visit(code))
         depth = max_nesting(tree)
     except (SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError) as exc:
         logger.debug("radon failed on candidate code: %s", exc)

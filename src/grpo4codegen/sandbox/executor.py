@@ -365,6 +365,13 @@ class Executor:
                 infra_error=f"executor failure: malformed worker reply ({e})",
                 wall_time=time.perf_counter() - started,
             )
+        except Exception as e:  # a fault of ours while judging (a caller's check): never the candidate's
+            log.exception("sandbox verdicts failed")
+            self.stats.infra_failures += 1
+            return ExecutionResult(
+                infra_error=f"executor failure: verdicts failed ({type(e).__name__}: {e})",
+                wall_time=time.perf_counter() - started,
+            )
         check_claims(tests, kernel, limits)
         result = ExecutionResult(
             tests=tests,

@@ -84,9 +84,18 @@ class IsolationConfig:
     uid_base: int = 2_000_000_000
     slot: int = 0  # set by the executor per worker
     max_open_files: int = 64
-    max_processes: int = 4096  # threads of the child's uid; fork itself is denied by seccomp
+    #: tasks (threads: fork itself is denied by seccomp) of the child's uid, counted in its user
+    #: namespace: without root that uid is the caller's, and with thousands a child left the caller and
+    #: the other workers unable to start a thread or fork a child (an honest neighbour's infra_error)
+    max_processes: int = 32
+    #: signals queued to the child at once (RLIMIT_SIGPENDING, also counted per uid: without root a
+    #: child that queued the caller's whole allowance to itself left the caller unable to create a
+    #: POSIX timer or queue a real-time signal)
+    max_pending_signals: int = 64
     max_file_bytes: int = 16 << 20
-    tmpfs_size_mb: int = 256
+    #: the scratch tmpfs's data: a file's pages are memory outside the child's address-space limit and
+    #: its peak memory (VmHWM), so it holds a few small files, never a table kept out of the figures
+    tmpfs_size_mb: int = 1
     #: files and directories the scratch tmpfs holds at most (its inodes: without a cap, extended
     #: attributes and empty files could pin gigabytes of kernel memory outside the memory limit)
     tmpfs_inodes: int = 4096
@@ -568,6 +577,7 @@ def confine_child(
         resource.RLIMIT_FSIZE: config.max_file_bytes,
         resource.RLIMIT_NOFILE: config.max_open_files,
         resource.RLIMIT_NPROC: config.max_processes,
+        resource.RLIMIT_SIGPENDING: config.max_pending_signals,
         resource.RLIMIT_CORE: 0,
     }
     for which, value in limits.items():

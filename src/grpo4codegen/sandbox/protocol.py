@@ -48,6 +48,8 @@ import time
 from types import CodeType
 from typing import Any
 
+from ..astparse import parse
+
 FRAME = struct.Struct(">II")
 MAX_FRAME = 256 << 20
 #: the values of all a submission's tests together, in the worker's reply; more is the candidate's
@@ -217,7 +219,7 @@ def split_preamble(text: str) -> tuple[str, list[Any] | None] | None:
     None when it does not start with an import, or does not compile. `from __future__` ends the
     imports: it changes how the rest compiles."""
     try:
-        tree = ast.parse(text, "<preamble>")
+        tree = parse(text, "<preamble>")  # (in the executor, from several threads)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
         return None
     k = 0

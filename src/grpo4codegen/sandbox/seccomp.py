@@ -2,6 +2,8 @@
 
 Denied with EPERM: networking sockets, process creation (fork/vfork, clone without CLONE_THREAD),
 extended attributes (a tmpfs keeps them in kernel memory, outside the child's memory figures),
+inotify instances (a per-user count: without root the child has the caller's uid, and 60 of them
+left the caller and its other workers a user's default 128 minus 60),
 setting a descriptor's owner (`fcntl` F_SETOWN/F_SETSIG/F_SETOWN_EX and their `ioctl` forms: the
 kernel would signal that owner, checking only the uid) and resizing pipe buffers,
 exec, ptrace and cross-process memory access, memory files (memory outside the address-space limit),
@@ -46,7 +48,7 @@ _DENY_ALWAYS = (
     "mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr "
     "pidfd_open pidfd_send_signal pidfd_getfd process_madvise process_mrelease kcmp "
     "open_by_handle_at name_to_handle_at migrate_pages move_pages memfd_create memfd_secret "
-    "setxattr lsetxattr fsetxattr"
+    "setxattr lsetxattr fsetxattr inotify_init inotify_init1"
 ).split()
 #: `fcntl` commands denied: F_SETOWN, F_SETSIG, F_SETOWN_EX (a descriptor's owner gets a signal of
 #: the child's choosing, SIGKILL included, when it becomes ready: the kernel checks only the uid,

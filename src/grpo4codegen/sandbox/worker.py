@@ -490,7 +490,7 @@ class Worker:
                             outcome = failure.get("o")
                             outcome = outcome if outcome in _SETUP_OUTCOMES else "RUNTIME_ERROR"
                             for k in order[st.next :]:  # the solution never compiled: every test fails alike
-                                results[k] = {"o": outcome, "e": str(failure.get("e", ""))[:300]}
+                                results[k] = {"o": outcome, "e": _text(failure.get("e", ""))}
                         st.finished = True
                         return []
                     else:
@@ -509,7 +509,7 @@ class Worker:
                 elif kind == protocol.ERROR and not st.traced and test == due:
                     failure = _json_dict(payload)
                     outcome = failure.get("o") if failure.get("o") in _CHILD_OUTCOMES else "RUNTIME_ERROR"
-                    results[test] = {"o": outcome, "e": str(failure.get("e", ""))[:300]}
+                    results[test] = {"o": outcome, "e": _text(failure.get("e", ""))}
                     st.next += 1
                 elif kind == protocol.METRICS and st.traced and test == due:
                     self._traced_figures(results[test], _json_dict(payload))
@@ -790,6 +790,13 @@ def _json_dict(payload: bytes) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return obj if isinstance(obj, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """A child's error text (the candidate's: an exception's message), cut to 300 characters, as text
+    every encoder accepts: a lone surrogate, which JSON carries, becomes '?' (written as UTF-8, as
+    the scorer's records are, it would raise UnicodeEncodeError in the caller)."""
+    return str(value)[:300].encode("utf-8", "replace").decode("utf-8")
 
 
 def _metrics(record: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse as _StrictJSONResponse
+from fastapi.responses import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -65,6 +66,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..data.problems import Problem
@@ -125,6 +127,16 @@ class ServerSettings:
     def from_env(cls) -> ServerSettings:
         raw = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
         return cls(**raw, token=os.environ.get(TOKEN_ENV) or None)
+
+
+class JSONResponse(_StrictJSONResponse):
+    """JSON that renders whatever the data holds. Starlette's renderer fails (a 500 for the whole
+    request) on a lone surrogate, which a candidate produces with `raise ValueError(chr(0xD800))`, and on
+    NaN, which a client may send in an expected value that is echoed back; here both are escaped
+    (`\\ud800`, `NaN`, as Python's json writes and reads them)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=True, separators=(",", ":")).encode("ascii")
 
 
 class ApiError(Exception):
@@ -221,6 +233,10 @@ class Service:
         if self.draining:
             self.metrics.rejected.labels("draining").inc()
             raise ApiError(503, "server is shutting down; retry on another server or later", 2)
+        if n > self.settings.max_queue:
+            raise ApiError(
+                413, f"{n} jobs in one request; this server admits at most {self.settings.max_queue}"
+            )
         if self.pending + n > self.settings.max_queue:
             self.metrics.rejected.labels("queue_full").inc()
             raise ApiError(
@@ -393,6 +409,20 @@ def create_app(settings: ServerSettings, problems: Sequence[Problem] | None = No
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.message, exc.headers, **exc.extra)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """FastAPI's own errors in this server's shape; a body it could not parse says why."""
+        message = str(exc.detail)
+        cause = exc.__cause__
+        if exc.status_code == 400 and cause is not None:  # not JSONDecodeError: that one is a 422
+            why = (
+                "nesting too deep"
+                if isinstance(cause, RecursionError)
+                else f"{type(cause).__name__}: {cause}"
+            )
+            message = f"the body is not readable JSON ({why[:300]})"
+        return _error(exc.status_code, message, exc.headers)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{k: e.get(k) for k in ("type", "loc", "msg")} for e in exc.errors()]
@@ -474,6 +504,8 @@ def create_app(settings: ServerSettings, problems: Sequence[Problem] | None = No
                 problem = job.problem.to_problem() if job.problem else service.problems.get(job.task_id or "")
             except (TypeError, ValueError) as e:
                 raise ApiError(422, f"invalid request: jobs.{i}: {e}") from None
+            except RecursionError:
+                raise ApiError(422, f"invalid request: jobs.{i}.problem: values nested too deeply") from None
             if problem is None:
                 unknown.append(job.task_id or "")
             else:
@@ -484,10 +516,29 @@ def create_app(settings: ServerSettings, problems: Sequence[Problem] | None = No
                 f"unknown task_id(s) {sorted(set(unknown))[:10]}: not preloaded here; send the problem",
                 unknown_task_ids=sorted(set(unknown)),
             )
+        inline = [
+            (i, s) for i, (s, job) in enumerate(zip(submissions, request.jobs, strict=True)) if job.problem
+        ]
+        if inline:  # a problem the executor cannot encode is the client's error, not an executor failure
+            await asyncio.to_thread(_prepare_inline, service.executor, inline)
         results = await service.run(submissions)
         return JSONResponse({"results": [result_dict(r) for r in results]})
 
     return app
+
+
+def _prepare_inline(executor: Executor, inline: list[tuple[int, Any]]) -> None:
+    """Encode inline problems' tests now (the executor keeps them for the run); 422 naming the job
+    whose tests have no encoding (e.g. a `list_node` expected value that is not a list)."""
+    for i, submission in inline:
+        try:
+            executor.prepare([submission.problem])
+        except RecursionError:
+            raise ApiError(422, f"invalid request: jobs.{i}.problem: values nested too deeply") from None
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
+            raise ApiError(
+                422, f"invalid request: jobs.{i}.problem: tests cannot be encoded ({type(e).__name__}: {e})"
+            ) from None
 
 
 def _exec_eval_entry(test: ExecEvalUnittest, stdin: str, t: TestResult, typed: bool) -> dict[str, Any]:

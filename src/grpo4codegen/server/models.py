@@ -101,7 +101,9 @@ class JobModel(BaseModel):
     task_id: str | None = None
     problem: ProblemModel | None = None
     cases: list[tuple[str, str]] | None = Field(None, description="(stdin, expected stdout) pairs")
-    code: str = Field(max_length=MAX_CODE_CHARS)
+    code: str = Field(
+        description=f"over {MAX_CODE_CHARS} characters: a COMPILATION_ERROR verdict, as embedded"
+    )
     limits: LimitsModel | None = None
 
     @model_validator(mode="after")
@@ -180,7 +182,7 @@ class ExecEvalLimits(BaseModel):
     def to_model(self, stop_on_first_fail: bool) -> LimitsModel:
         """The native limits (validated against the same ceilings)."""
         native: dict[str, Any] = {"stop_on_first_fail": stop_on_first_fail}
-        if self.cpu is not None and self.cpu > 0:
+        if self.cpu is not None and not self.cpu <= 0:  # NaN goes on, to be rejected
             native["time_s"] = self.cpu
         if self.as_ is not None and self.as_ > 0:
             native["memory_mb"] = max(1, self.as_ >> 20)
@@ -217,7 +219,7 @@ class ExecEvalRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     language: str = Field(description="a Python language name, e.g. 'Python 3'")
-    source_code: str = Field(max_length=MAX_CODE_CHARS)
+    source_code: str = Field(description=f"over {MAX_CODE_CHARS} characters: a COMPILATION_ERROR verdict")
     unittests: list[ExecEvalUnittest]
     limits: ExecEvalLimits | None = None
     block_network: bool = Field(True, description="always blocked, whatever is sent")
