@@ -169,6 +169,30 @@ def test_row_text_never_becomes_markup_in_the_html_or_markdown(tmp_path: Path) -
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered  # shown, as text
 
 
+def test_scored_samples_read_as_integers_and_null_samples_stay_apart(tmp_path: Path) -> None:
+    bad = _write(tmp_path / "bad.scored.jsonl", [_scored("m", "p1", 0, 1.0), _scored("m", "p2", [0], 1.0)])
+    with pytest.raises(UserError, match="line 2: sample must be an integer"):
+        load_runs([bad])
+    rows = [_scored("m", "p1", "0", 1.0), _scored("m", "p1", 0, 0.0)]  # the same sample: the last wins
+    rows += [_scored("m", "p2", None, 1.0), _scored("m", "p2", None, 0.0)]  # no number: two samples
+    runs = load_runs([_write(tmp_path / "a.scored.jsonl", rows)])
+    kept = sorted((r["task_id"], r["correctness"]) for r in runs["m"])
+    assert kept == [("p1", 0.0), ("p2", 0.0), ("p2", 1.0)]
+
+
+def test_a_url_in_row_text_is_not_autolinked_in_the_markdown(tmp_path: Path) -> None:
+    rows = [
+        _scored("https://evil.example/x", "p1", 0, 1.0),
+        _scored("https://evil.example/x", "$x^2$ ~~s~~", 0, 1.0),
+    ]
+    out = tmp_path / "out"
+    _report([_write(tmp_path / "a.scored.jsonl", rows)], out)
+    markdown = (out / "report.md").read_text()
+    assert "https://" not in markdown  # GitHub autolinks a bare URL; an escaped colon breaks it
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+    assert "<a " not in rendered and "<s>" not in rendered and "<del>" not in rendered
+
+
 def test_generation_samples_must_be_integers(tmp_path: Path) -> None:
     path = tmp_path / "g.jsonl"
     _write(path, [{"task_id": "t", "completion": "x", "sample": "3"}])

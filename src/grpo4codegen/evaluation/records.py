@@ -72,6 +72,15 @@ def _ensure_trailing_newline(path: Path) -> None:
         pass
 
 
+def sample_number(value: Any, where: str) -> int:
+    """A row's `sample` as an integer (a digit string is read as one); UserError naming `where` else."""
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{where}: sample must be an integer, not {value!r:.50}")
+    return value
+
+
 def json_line(row: dict[str, Any]) -> str:
     """A row as one line of JSON. Text is kept readable (not escaped), except in a row holding a lone
     surrogate (which UTF-8 cannot encode: a candidate's `raise ValueError(chr(0xD800))` puts one in its

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import UserError
 from . import plots
-from .records import read_rows, write_text_atomic
+from .records import read_rows, sample_number, write_text_atomic
 from .summary import (
     RATIO_METRICS,
     by_model,
@@ -49,7 +49,8 @@ def load_runs(paths: Sequence[str | Path]) -> Rows:
         latest: dict[tuple[str, str, Any], dict[str, Any]] = {}
         for number, row in enumerate(rows, start=1):
             _check_row(path, number, row)
-            key = (row["model"], row["task_id"], row.get("sample", ("line", number)))
+            sample = row.get("sample")
+            key = (row["model"], row["task_id"], ("line", number) if sample is None else sample)
             latest.pop(key, None)  # the last row of a key wins, in the place of its last appearance
             latest[key] = row
         if len(latest) < len(rows):
@@ -78,6 +79,8 @@ def _check_row(path: str | Path, number: int, row: dict[str, Any]) -> None:
         raise UserError(f"{where}: no task_id")
     row["task_id"] = str(row["task_id"])
     row["model"] = str(row.get("model", "unknown"))
+    if row.get("sample") is not None:  # (absent or null: the row is a sample of its own)
+        row["sample"] = sample_number(row["sample"], where)
     if row.get("difficulty") is not None:
         row["difficulty"] = str(row["difficulty"])
     for name in _NUMBERS:
@@ -261,13 +264,14 @@ excluded from every metric.</p>
 
 
 # -- Markdown --------------------------------------------------------------------------------------
-_MD_SPECIAL = frozenset("\\`*_[]<>|&!#")
+_MD_SPECIAL = frozenset("\\`*_[]<>|&!#$~:")
 
 
 def _md(text: Any) -> str:
     """Text from the rows (task ids, model names, difficulties, file names, the title) as literal
-    Markdown: one line, and no link, image, raw HTML or emphasis, whatever it holds (a task id
-    `[x](javascript:...)` or `<img onerror=...>` must not become one in a previewer)."""
+    Markdown: one line, and no link (autolinked URLs included), image, raw HTML, emphasis or math,
+    whatever it holds (a task id `[x](javascript:...)` or `<img onerror=...>` must not become one in
+    a previewer)."""
     flat = " ".join(str(text).splitlines())
     return "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in flat)
 

@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..rewards.extract import completion_text
 from ..rewards.scorer import CompletionScore, RewardConfig, RewardScorer
 from ..sandbox.types import ExecutionResult
-from .records import append_row, read_rows, repair, write_rows_atomic
+from .records import append_row, read_rows, repair, sample_number, write_rows_atomic
 
 Key = tuple[str, str, int]
 
@@ -47,10 +47,8 @@ def read_generations(path: str | Path) -> list[dict[str, Any]]:
         row.setdefault("model", Path(path).name.split(".")[0])
         if "sample" not in row:
             row["sample"] = seen[(row["model"], row["task_id"])]
-        elif isinstance(row["sample"], str) and row["sample"].strip().isdecimal():
-            row["sample"] = int(row["sample"])
-        elif isinstance(row["sample"], bool) or not isinstance(row["sample"], int):
-            raise UserError(f"{path}: row {number}: sample must be an integer, not {row['sample']!r:.50}")
+        else:
+            row["sample"] = sample_number(row["sample"], f"{path}: row {number}")
         seen[(row["model"], row["task_id"])] += 1
         key = row_key(row)
         if key in keys:

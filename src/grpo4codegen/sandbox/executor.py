@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import fcntl
 import json
 import logging
 import math
@@ -18,6 +19,7 @@ import os
 import queue
 import re
 import select
+import stat
 import subprocess
 import sys
 import threading
@@ -44,6 +46,9 @@ WATCHDOG_MARGIN_S = 30.0
 #: of it would raise its memory high-water mark before its code runs)
 MAX_CODE_CHARS = 1 << 20
 WORKER_START_TIMEOUT_S = 60.0
+#: as root, where worker slots are claimed host-wide (`_Slots`), and how many there are
+SLOT_DIR = "/run/grpo4codegen-slots" if os.path.isdir("/run") else "/tmp/grpo4codegen-slots"
+MAX_SLOTS = 1 << 16
 
 
 @dataclass
@@ -93,22 +98,69 @@ class WorkerDied(RuntimeError):
 
 
 class _Slots:
-    """Worker slot numbers, unique among the live workers of this process: slot k's children run as
-    uid `uid_base + k` (as root), so no two concurrent children share a uid."""
+    """Worker slot numbers: slot k's children run as uid `uid_base + k` (as root), so no two children
+    alive at once share a uid. As root a slot is also claimed host-wide, with a lock on a file in
+    `SLOT_DIR` held while the worker lives (released by the kernel if this process dies), because
+    the kernel counts some limits per uid across every process: with slots unique per process only,
+    the slot-0 children of a server and a scorer on one host shared a uid, and so their
+    `RLIMIT_NPROC` (32 tasks): one candidate's threads made an honest neighbour's `threading` fail."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: str | None = None) -> None:
         self._lock = threading.Lock()
-        self._used: set[int] = set()
+        self._used: dict[int, int | None] = {}  # slot -> the descriptor holding its host-wide claim
+        self._directory = directory
+        self._warned = False
 
     def take(self) -> int:
         with self._lock:
-            slot = next(k for k in range(len(self._used) + 1) if k not in self._used)
-            self._used.add(slot)
-            return slot
+            directory = self._claims_directory()
+            for slot in range(MAX_SLOTS):
+                if slot in self._used:
+                    continue
+                fd = _claim(directory, slot) if directory else None
+                if directory and fd is None:
+                    continue  # another process holds it
+                self._used[slot] = fd
+                return slot
+        raise RuntimeError(f"no free sandbox worker slot among {MAX_SLOTS}")
 
     def give_back(self, slot: int) -> None:
         with self._lock:
-            self._used.discard(slot)
+            fd = self._used.pop(slot, None)
+            if fd is not None:
+                os.close(fd)
+
+    def _claims_directory(self) -> str | None:
+        """The directory of host-wide claims (root only: without root no uid is assigned)."""
+        if os.geteuid() != 0:
+            return None
+        directory = self._directory or SLOT_DIR
+        try:
+            try:
+                os.mkdir(directory, 0o700)
+            except FileExistsError:
+                pass
+            info = os.lstat(directory)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
+                raise OSError(f"{directory} is not a directory that only root can write")
+            return directory
+        except OSError as e:  # (a read-only /run in a container): slots unique in this process only
+            if not self._warned:
+                self._warned = True
+                log.warning("worker slots cannot be claimed host-wide (%s): children of another process "
+                            "running a sandbox may share a uid, and so its task and signal limits", e)  # fmt: skip
+            return None
+
+
+def _claim(directory: str, slot: int) -> int | None:
+    """An open descriptor holding slot's lock, or None if another process holds it."""
+    fd = os.open(f"{directory}/slot-{slot}", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 _slots = _Slots()
