@@ -2,9 +2,16 @@
 
 Code run from text through routes the second round did not close (``print.__self__.__dict__``, a
 runner module such as ``timeit``, a namespace as a dict, ``reduce(getattr, ...)``); mean complexity
-diluted by dead one-line helpers; one generic sentence of algorithmic words earning most of the
-comment score on any program (and camelCase names never split into their words); a lone surrogate
+diluted by dead one-line helpers; camelCase names never split into their words; a lone surrogate
 in a completion crashing the TRL batch.
+
+Then the review of that round: the exemption for a program's own ``def eval`` faked at module level
+(``if False:``, ``try``/``except``, ``del``) hid a real builtin call, and it now follows Python's
+scoping rule (function locals only); ``gc.disable()``, ``self.system`` and ``course.modules`` were
+flagged (false positives); ``Formatter().get_field``, ``ForwardRef._evaluate`` and
+``dataclasses._create_fn`` ran text unflagged; a dead helper padded with statements lifted the mean
+complexity weighted by statements; the generic-documentation halving was bypassed by naming a
+parameter and halved honest comments, and is gone.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from __future__ import annotations
 import pytest
 
 from grpo4codegen.rewards.comments import comment_details, comment_score
+from grpo4codegen.rewards.dynamic_code import runs_code_from_text
 from grpo4codegen.rewards.extract import extract_code, parse_or_none
-from grpo4codegen.rewards.maintainability import maintainability_details, runs_code_from_text
+from grpo4codegen.rewards.maintainability import maintainability_details
 from grpo4codegen.rewards.trl_rewards import _batch_key
 
 from .test_rewards import HONEST
@@ -67,6 +75,16 @@ ORDINARY = {
     ),
     "sys.setrecursionlimit": "import sys\nsys.setrecursionlimit(10000)\ndef f(n):\n    return n\n",
     "a variable named vars": "def f(xs):\n    vars = []\n    for x in xs:\n        vars.append(x)\n    return vars\n",
+    # flagged before the review's fixes
+    "a local variable named eval": "def f(s):\n    eval = 0\n    for ch in s:\n        eval += 1\n    return eval\n",
+    "a parameter named compile": "def f(compile, xs):\n    return [compile(x) for x in xs]\n",
+    "an aliased re.compile": 'import re as rx\ndef f(s):\n    return rx.compile(r"a+").findall(s)\n',
+    "gc.disable": "import gc\ngc.disable()\ndef f(xs):\n    return sum(xs)\n",
+    "an attribute named system": (
+        "class FileSystem:\n    def __init__(self):\n        self.system = {}\n"
+        "    def create(self, path, value):\n        self.system[path] = value\n        return True\n"
+    ),
+    "an attribute named modules": "def f(course):\n    return sum(c for c in course.modules)\n",
 }
 
 
@@ -81,6 +99,87 @@ def test_a_builtin_eval_next_to_a_nested_one_is_still_dynamic() -> None:
         "def g(s):\n    return eval(s)\n"
     )
     assert runs_code_from_text(parse_or_none(code))
+
+
+#: a builtin `eval` or `exec` behind a definition of the same name that never shadows it where it runs
+_FAKE_SHADOWS = {
+    "module def under if False": "if False:\n    def eval(s):\n        return 0\n",
+    "module def under except": "try:\n    pass\nexcept ImportError:\n    def eval(s):\n        return 0\n",
+    "module def then del": "def eval(s):\n    return 0\ndel eval\n",
+    "a def nested in another function": "",
+    "class-level def": "",
+}
+_USES_EVAL = """class Solution:
+    def total(self, nums):
+        return eval("sum(v * v for v in nums if v % 2)", {"nums": nums})
+"""
+
+
+@pytest.mark.parametrize("name", sorted(_FAKE_SHADOWS))
+def test_a_fake_definition_does_not_hide_the_builtin(name: str) -> None:
+    code = _FAKE_SHADOWS[name] + _USES_EVAL
+    if name == "a def nested in another function":
+        code = _USES_EVAL + "\n\ndef _unused():\n    def eval(s):\n        return s\n"
+    elif name == "class-level def":
+        code = _USES_EVAL.replace(
+            "    def total", "    def eval(self, s):\n        return 0\n\n    def total"
+        )
+    namespace: dict = {}
+    exec(code, namespace)  # the builtin runs: the "definition" never shadows it
+    assert namespace["Solution"]().total([1, 2, 3]) == 10, name
+    details = maintainability_details(code)
+    assert details["reason"] == "dynamic_code" and details["score"] <= 0.1, name
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # defaults, decorators and annotations run in the enclosing scope, not the function's
+        'class Solution:\n    def f(self, eval=eval("1 + 1")):\n        return eval\n',
+        'def f(x: eval("int")):\n    return x\n',
+        "def outer(s):\n    eval = int\n\n    def inner():\n        global eval\n        return eval(s)\n\n    return inner()\n",
+        "def f(fs):\n    return [eval('1') for eval in fs]\n",
+    ],
+)
+def test_only_a_function_local_shadows_a_builtin(code: str) -> None:
+    assert runs_code_from_text(parse_or_none(code))
+
+
+ROUTES = {
+    "Formatter.get_field": (
+        "import string\nclass Solution:\n    def total(self, nums):\n"
+        '        run = string.Formatter().get_field("0.__self__.ev" + "al", [print], {})[0]\n'
+        '        return run("sum(nums)", {"nums": nums})\n'
+    ),
+    "ForwardRef._evaluate": (
+        "import typing\nclass Solution:\n    def total(self, nums):\n"
+        '        ref = typing.ForwardRef("sum(nums)")\n'
+        '        return ref._evaluate({"nums": nums}, None, frozenset())\n'
+    ),
+    "dataclasses._create_fn": (
+        "import dataclasses\nclass Solution:\n    def total(self, nums):\n"
+        '        f = dataclasses._create_fn("f", ["nums"], ["s = 0", "for v in nums:", "    s += v", "return s"])\n'
+        "        return f(nums)\n"
+    ),
+    "os reached through shutil": (
+        "import shutil\nclass Solution:\n    def total(self, nums):\n"
+        '        return shutil.os.system("true")\n'
+    ),
+    "os passed as a value": (
+        "import os\ndef spawn(m, cmd):\n    return m.system(cmd)\n"
+        "class Solution:\n    def total(self, nums):\n"
+        '        return spawn(os, "true")\n'
+    ),
+    "from os import system": (
+        'from os import system\nclass Solution:\n    def total(self, nums):\n        return system("true")\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROUTES))
+def test_more_routes_to_run_text_are_dynamic(name: str) -> None:
+    details = maintainability_details(ROUTES[name])
+    assert details["reason"] == "dynamic_code" and details["score"] <= 0.1, name
 
 
 COMPLEX = """class Solution:
@@ -112,6 +211,23 @@ def test_dead_one_line_helpers_do_not_dilute_complexity() -> None:
     assert padded["score"] <= base["score"] + 0.005, (base, padded)
 
 
+@pytest.mark.parametrize(
+    "padding",
+    [
+        "\n    def table(self):\n"
+        + "".join(f"        v{i} = {i}\n" for i in range(40))
+        + "        return v0\n",
+        "\n    def reset(self):\n" + "".join(f"        self.v{i} = None\n" for i in range(25)),
+    ],
+)
+def test_a_dead_helper_padded_with_statements_does_not_dilute_complexity(padding: str) -> None:
+    base = maintainability_details(COMPLEX)
+    padded = maintainability_details(COMPLEX + padding)
+    # weighted by statements, the mean fell from 13 to about 6 and the score rose by 0.04 to 0.05
+    assert padded["mean_complexity"] == base["mean_complexity"], (base, padded)
+    assert padded["score"] <= base["score"] + 0.005, (base, padded)
+
+
 def test_splitting_into_real_helpers_still_lowers_mean_complexity() -> None:
     one = (
         "def f(xs):\n    t = 0\n    for x in xs:\n        if x > 0 and x % 2:\n            t += x\n"
@@ -128,21 +244,24 @@ def test_splitting_into_real_helpers_still_lowers_mean_complexity() -> None:
     assert maintainability_details(two)["mean_complexity"] < maintainability_details(one)["mean_complexity"]
 
 
-GENERIC = "Compute the result in a single pass over the input, keeping the state needed for the answer."
-
-
-def test_a_generic_sentence_earns_half_at_most() -> None:
+def test_honest_documentation_that_names_no_identifier_keeps_its_score() -> None:
+    # the grid-escape-steps reference: its comment names the technique, not a variable, and was
+    # halved as "generic" (0.44 -> 0.22) while a filled-in parameter name bypassed the halving
     code = (
-        "class Solution:\n    def lengthOfLongestRun(self, nums: List[int]) -> int:\n"
-        f'        """{GENERIC}"""\n        best = cur = 0\n        prev = None\n        for x in nums:\n'
-        "            cur = cur + 1 if x == prev else 1\n            best = max(best, cur)\n"
-        "            prev = x\n        return best\n"
+        "class Solution:\n    def escapeSteps(self, grid: List[List[int]]) -> int:\n"
+        "        m, n = len(grid), len(grid[0])\n        if grid[0][0] or grid[m - 1][n - 1]:\n"
+        "            return -1\n"
+        "        # Breadth-first search: cells are dequeued in order of their distance from the start.\n"
+        "        dist = [[-1] * n for _ in range(m)]\n        dist[0][0] = 0\n"
+        "        queue = deque([(0, 0)])\n        while queue:\n            i, j = queue.popleft()\n"
+        "            if (i, j) == (m - 1, n - 1):\n                return dist[i][j]\n"
+        "            for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)):\n"
+        "                if 0 <= a < m and 0 <= b < n and grid[a][b] == 0 and dist[a][b] < 0:\n"
+        "                    dist[a][b] = dist[i][j] + 1\n                    queue.append((a, b))\n"
+        "        return -1\n"
     )
-    generic = comment_details(code)
-    assert generic["generic"] and generic["score"] <= 0.5
-    specific = code.replace(GENERIC, "Length of the longest run of equal values in nums.")
-    assert not comment_details(specific)["generic"]
-    assert comment_score(specific) > generic["score"] + 0.3
+    details = comment_details(code)
+    assert "generic" not in details and details["score"] > 0.4, details
 
 
 def test_camel_case_names_split_into_words() -> None:
@@ -152,7 +271,7 @@ def test_camel_case_names_split_into_words() -> None:
         "        for v in energyDrinkA:\n            total += v\n        return total\n"
     )
     details = comment_details(code)
-    assert not details["generic"] and details["quality"] > 0.7, details
+    assert details["quality"] > 0.7, details
 
 
 def test_honest_solution_keeps_its_comment_score() -> None:

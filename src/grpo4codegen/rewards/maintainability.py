@@ -15,28 +15,16 @@ Formula (all terms in [0, 1]):
 * ``cc``: per-function cyclomatic complexity ``c`` (methods and closures included) mapped by
   ``g(c)`` = 1 up to 5, then linearly 0.7 at 10, 0.3 at 20 and 0 at 40 (radon's A..F ranks);
   ``cc = 0.5 * g(mean c) + 0.5 * g(max c)`` so one monster function is not averaged away; the
-  mean weighs each function by the statements it holds itself (nested functions not counted), so
-  dead one-line helpers cannot dilute it (three of them lifted a complexity-14 solution by 0.08).
+  mean weighs each function by its decision points, ``mean c = sum(c * (c - 1)) / sum(c - 1)``
+  (1 when no function branches): a function without a branch weighs nothing, so dead helpers
+  cannot dilute it, however many statements they hold (three one-line ones lifted a complexity-14
+  solution by 0.08 with a plain mean; a 40-statement one, 0.05 with a mean weighted by statements).
 * ``nesting``: 1 for control-flow nesting depth <= 3 within a function, minus 0.15 per extra level,
   floored at 0.4.
 * ``score = 0.45 * mi + 0.40 * cc + 0.15 * nesting``, then capped: at 0.1 when no function does
   real work (``pass``, ``return 0``, no function at all); at 0.1 too when the program runs code it
-  holds as text, or reaches a way to: ``exec``/``eval``/``compile``, the builtins module
-  (``builtins``, ``__builtins__``, ``__import__``) or interpreter internals (``__globals__``,
-  ``__code__``, ``__subclasses__``), by name, attribute, import or a string naming them;
-  ``getattr``, ``attrgetter``, ``methodcaller`` or ``import_module`` with a computed name
-  (``getattr(builtins, "ex" + "ec")``; a constant name is ordinary), or passed as a value
-  (``reduce(getattr, names, obj)``); any call of ``globals()``, ``locals()`` or ``vars()`` (a
-  namespace as a dict reaches every name without naming one); attributes that reach a namespace,
-  the builtins module or a frame (``__dict__``, ``__self__`` (``print.__self__`` is the builtins
-  module), ``__getattribute__``, ``__mro__``, ``sys.modules``, ``sys._getframe``, ``f_globals``,
-  ...); an import of a module that runs source text, deserialises code or starts another program
-  (``timeit``, ``cProfile``, ``code``, ``runpy``, ``doctest``, ``pickle``, ``marshal``, ``ctypes``,
-  ``importlib``, ``subprocess``, ``inspect``, ``gc``, ...) or ``os.system``-style spawning; or a
-  string constant that is itself a program of two or more statements, not all bare expressions.
-  Radon would rate the few visible lines, not the logic hidden in the string (which may be
-  encoded: hex, base64, reversed). None of these appears in the 4,127 LeetCodeDataset reference
-  solutions and model responses. Unparseable code scores 0.
+  holds as text, or reaches a way to (``dynamic_code.runs_code_from_text``): radon would rate the
+  few visible lines, not the logic hidden in the text. Unparseable code scores 0.
 
 Radon rates tiny programs as perfectly maintainable, hence the cap on programs that do no real work:
 otherwise GRPO would learn that returning a constant is the most maintainable answer. A short program
@@ -58,10 +46,10 @@ from radon.metrics import mi_compute, mi_parameters
 from radon.visitors import Function
 
 from grpo4codegen import astparse
+from grpo4codegen.rewards.dynamic_code import runs_code_from_text
 from grpo4codegen.rewards.extract import (
     has_real_function,
     logical_statement_count,
-    own_statements,
     parse_or_none,
 )
 
@@ -74,83 +62,6 @@ CAP_NO_REAL_FUNCTION = 0.1
 CAP_DYNAMIC_CODE = 0.1
 VOLUME_PER_TOKEN = 0.5
 _CODE_TOKENS = frozenset({tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING})
-#: names that run text as code, or reach something that can (the builtins module, interpreter internals)
-_DYNAMIC = frozenset(
-    {
-        "exec",
-        "eval",
-        "compile",
-        "builtins",
-        "__builtins__",
-        "__builtin__",
-        "__import__",
-        "__globals__",
-        "__code__",
-        "__subclasses__",
-        # attributes that reach a namespace, the builtins module or any object by name:
-        # `print.__self__` is the builtins module, `mod.__dict__[key]` a look-up by name
-        "__dict__",
-        "__self__",
-        "__getattribute__",
-        "__getattr__",
-        "__mro__",
-        "__base__",
-        "__bases__",
-        "__closure__",
-        "__func__",
-        "__loader__",
-        "__spec__",
-        # frames hold every namespace (`sys._getframe().f_builtins`)
-        "_getframe",
-        "f_builtins",
-        "f_globals",
-        "f_locals",
-        "f_back",
-        "tb_frame",
-        "gi_frame",
-        "cr_frame",
-    }
-)
-#: modules that run source text or deserialise code (`timeit.timeit(stmt)`, `cProfile.run(stmt)`,
-#: `code.InteractiveInterpreter().runsource`, `pickle.loads`), or start another interpreter;
-#: checked on imports only (`code` or `trace` as a variable name is ordinary)
-_RUNNER_MODULES = frozenset(
-    {
-        "timeit",
-        "cProfile",
-        "profile",
-        "trace",
-        "code",
-        "codeop",
-        "runpy",
-        "pdb",
-        "bdb",
-        "doctest",
-        "pickle",
-        "marshal",
-        "shelve",
-        "dill",
-        "cloudpickle",
-        "ctypes",
-        "importlib",
-        "imp",
-        "zipimport",
-        "subprocess",
-        "pty",
-        "inspect",
-        "gc",
-    }
-)
-#: attributes of `os` that start another program
-_SPAWN = frozenset(
-    {"system", "popen", "execv", "execve", "execl", "execle", "execlp", "execlpe", "execvp", "execvpe"}
-    | {"spawnv", "spawnve", "spawnl", "spawnle", "spawnlp", "spawnvp", "posix_spawn", "posix_spawnp"}
-)
-_SCOPES = frozenset({"globals", "locals", "vars"})
-#: regular-expression modules: their `compile` is not Python's
-_REGEX = frozenset({"re", "regex"})
-#: look-ups by name (callee -> position of the name argument): harmless with a constant name only
-_BY_NAME = {"getattr": 1, "attrgetter": 0, "methodcaller": 0, "import_module": 0}
 NEST_FREE_DEPTH = 3
 NEST_STEP = 0.15
 NEST_FLOOR = 0.4
@@ -182,23 +93,19 @@ def _functions(blocks: list[Any]) -> list[Function]:
     return found
 
 
-def weighted_mean_complexity(funcs: list[Function], tree: ast.AST) -> float:
-    """Mean complexity per statement: each function weighs as many statements as it holds itself.
+def weighted_mean_complexity(funcs: list[Function]) -> float:
+    """Mean complexity weighted by decision points: ``sum(c * (c - 1)) / sum(c - 1)``, 1 without any.
 
-    A plain mean over functions is diluted by functions that hold nothing: three dead one-line
-    helpers next to a complexity-14 method made the mean 4.2 and raised the score by 0.08 with no
-    change to the code that runs. Weighted by statements, the complexity a reader meets per line
-    of code, a split into real helpers still lowers it while an empty function barely counts.
+    The complexity of the function that holds a randomly chosen branch. A function without a branch
+    weighs nothing, so dead helpers, one-line or padded with statements, cannot dilute the mean
+    (three of them lifted a complexity-14 solution by 0.08 with a plain mean over functions, and a
+    40-statement one by 0.05 with a mean weighted by statements), while a split of a complex
+    function into helpers that hold its branches still lowers it.
     """
-    if not funcs:
+    weight = sum(f.complexity - 1 for f in funcs)
+    if weight <= 0:
         return 1.0
-    sizes = {
-        (node.lineno, node.name): max(1, len(own_statements(node)))
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-    }
-    weights = [sizes.get((f.lineno, f.name), 1) for f in funcs]
-    return sum(f.complexity * w for f, w in zip(funcs, weights, strict=True)) / sum(weights)
+    return sum(f.complexity * (f.complexity - 1) for f in funcs) / weight
 
 
 def max_nesting(tree: ast.AST) -> int:
@@ -254,7 +161,7 @@ def maintainability_details(code: str) -> dict[str, Any]:
         logger.debug("radon failed on candidate code: %s", exc)
         return _zero("radon_failed")
     complexities = [f.complexity for f in funcs] or [1]
-    mean_cc = weighted_mean_complexity(funcs, tree)
+    mean_cc = weighted_mean_complexity(funcs)
     cc = 0.5 * complexity_score(mean_cc) + 0.5 * complexity_score(max(complexities))
     nesting = max(NEST_FLOOR, 1.0 - NEST_STEP * max(0, depth - NEST_FREE_DEPTH))
     raw = W_MI * mi + W_CC * cc + W_NEST * nesting
@@ -278,127 +185,6 @@ def maintainability_details(code: str) -> dict[str, Any]:
         "logical_statements": statements,
         "functions": len(funcs),
     }
-
-
-def _callee(call: ast.Call) -> str:
-    """The called name: ``f`` for ``f(...)`` and ``mod.f(...)``, else ``""``."""
-    func = call.func
-    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-
-
-def _is_modules(node: ast.Attribute) -> bool:
-    """``sys.modules`` (under any alias of ``sys``): every loaded module, the builtins module included."""
-    return (
-        node.attr == "modules" and isinstance(node.value, ast.Name) and node.value.id not in ("self", "cls")
-    )
-
-
-def _reaches_dynamic_code(node: ast.AST) -> bool:
-    """One node that names or reaches a code runner: ``exec``/``eval``/``compile``, the builtins
-    module (``builtins``, ``__builtins__``, ``__import__``) or interpreter internals
-    (``__globals__``, ``__code__``, ``__subclasses__``), by name, attribute, import or string;
-    ``getattr`` (``attrgetter``, ``methodcaller``, ``import_module``) with a computed name; ``globals()``/``locals()``/``vars()`` indexed by a computed key."""
-    if isinstance(node, ast.Name):
-        return node.id in _DYNAMIC
-    if isinstance(node, ast.Attribute):
-        if node.attr == "compile" and isinstance(node.value, ast.Name) and node.value.id in _REGEX:
-            return False  # `re.compile(pattern)` compiles a regular expression, not Python
-        return node.attr in _DYNAMIC or node.attr in _SPAWN or _is_modules(node)
-    if isinstance(node, ast.alias):
-        root = node.name.split(".")[0]
-        return root in _DYNAMIC or root in _RUNNER_MODULES or node.name in _DYNAMIC
-    if isinstance(node, ast.ImportFrom):
-        root = (node.module or "").split(".")[0]
-        if root == "sys" and any(a.name in ("modules", "_getframe") for a in node.names):
-            return True
-        return root in _DYNAMIC or root in _RUNNER_MODULES
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _SCOPES:
-        return True  # a namespace as a dict: its items reach every name without naming one
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value.strip() in _DYNAMIC
-    if isinstance(node, ast.Call) and _callee(node) in _BY_NAME:
-        position = _BY_NAME[_callee(node)]
-        return len(node.args) > position and not (
-            isinstance(node.args[position], ast.Constant) and isinstance(node.args[position].value, str)
-        )
-    return False
-
-
-def _is_program_text(node: ast.AST) -> bool:
-    """A string constant that parses as a program of two or more statements, not all bare
-    expressions (lines of bare words parse as expression statements: prose, not a program)."""
-    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
-        return False
-    text = node.value
-    if "\n" not in text.strip() and ";" not in text:
-        return False
-    program = parse_or_none(text)
-    statements = [n for n in ast.walk(program) if isinstance(n, ast.stmt)] if program is not None else []
-    return len(statements) >= 2 and any(not isinstance(n, ast.Expr) for n in statements)
-
-
-def _passes_lookup(tree: ast.AST) -> bool:
-    """``getattr`` (or another by-name look-up) used as a value, not called: ``reduce(getattr, names,
-    obj)`` or ``map(getattr, ...)`` looks up computed names where no call shows them."""
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    return any(
-        isinstance(n, ast.Name) and n.id in _BY_NAME and id(n) not in called and isinstance(n.ctx, ast.Load)
-        for n in ast.walk(tree)
-    )
-
-
-def _own_defs(scope: ast.AST) -> set[str]:
-    """Names a module or function binds with its own ``def`` / ``class`` (not those of nested scopes)."""
-    names: set[str] = set()
-    stack = list(ast.iter_child_nodes(scope))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-            continue
-        if not isinstance(node, ast.Lambda):
-            stack.extend(ast.iter_child_nodes(node))
-    return names
-
-
-def _shadowed_names(tree: ast.AST) -> set[int]:
-    """ids of the Name nodes that refer to the program's own function or class of a dynamic name
-    (a parser's nested ``def eval():`` called as ``eval()``), not to the builtin."""
-    found: set[int] = set()
-
-    def visit(node: ast.AST, visible: frozenset[str]) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.Name) and child.id in visible:
-                found.add(id(child))
-            inner = visible
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                inner = visible | (_own_defs(child) & _DYNAMIC)
-            visit(child, inner)
-
-    visit(tree, frozenset(_own_defs(tree) & _DYNAMIC))
-    methods = {
-        n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-    } & _DYNAMIC
-    found.update(  # `self.eval()` calls the class's own method `eval`
-        id(n)
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Attribute)
-        and n.attr in methods
-        and isinstance(n.value, ast.Name)
-        and n.value.id in ("self", "cls")
-    )
-    return found
-
-
-def runs_code_from_text(tree: ast.AST) -> bool:
-    """Does the program run (or reach a way to run) source it holds as text? See
-    ``_reaches_dynamic_code`` and ``_is_program_text``; ``getattr(obj, "name")`` is ordinary, and so
-    is a name the program defines itself (its own ``def eval():``)."""
-    shadowed = _shadowed_names(tree)
-    return _passes_lookup(tree) or any(
-        (_reaches_dynamic_code(node) and id(node) not in shadowed) or _is_program_text(node)
-        for node in ast.walk(tree)
-    )
 
 
 def maintainability_score(code: str) -> float:
