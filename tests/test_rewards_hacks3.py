@@ -64,6 +64,10 @@ def test_code_run_from_text_earns_no_quality(name: str) -> None:
 
 
 ORDINARY = {
+    "a docstring naming builtins and __dict__": (
+        'class Solution:\n    def f(self, xs):\n        """Count with builtins only; no __dict__ or __self__ tricks."""\n'
+        "        return len(set(xs))\n"
+    ),
     "re.compile": 'import re\nWORD = re.compile(r"[a-z]+")\ndef f(s):\n    return WORD.findall(s)\n',
     "the program's own eval": (
         "class Solution:\n    def evaluate(self, e: str) -> int:\n        def eval():\n"

@@ -394,13 +394,23 @@ def _passes_lookup(tree: ast.AST, program: _Program) -> bool:
     )
 
 
+def _bare_strings(tree: ast.AST) -> set[int]:
+    """ids of strings that are statements of their own (docstrings): prose that names a dunder or
+    ``builtins`` reaches nothing by itself (running it as code needs a runner, which is flagged)."""
+    return {
+        id(n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+    }
+
+
 def runs_code_from_text(tree: ast.AST) -> bool:
     """Does the program run (or reach a way to run) source it holds as text? See
     ``_reaches_dynamic_code`` and ``_is_program_text``; ``getattr(obj, "name")`` is ordinary, and so
     is a local of a function named like a builtin (its own nested ``def eval():``) and a class's own
     method called as ``self.eval()``."""
     program = _Program(
-        exempt=frozenset(_function_locals(tree) | _own_methods(tree)),
+        exempt=frozenset(_function_locals(tree) | _own_methods(tree) | _bare_strings(tree)),
         os_names=_module_names(tree, _OS_MODULES, frozenset({"os", "posix"})),
         sys_names=_module_names(tree, frozenset({"sys", "_sys"}), frozenset({"sys"})),
         regex_names=_module_names(tree, _REGEX, _REGEX),
