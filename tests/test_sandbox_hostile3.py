@@ -5,14 +5,10 @@ pool keeps serving others."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from grpo4codegen.sandbox.executor import _Slots
 from grpo4codegen.sandbox.isolation import IsolationConfig
 from grpo4codegen.sandbox.types import Limits
 
@@ -147,38 +143,3 @@ def test_a_child_cannot_take_the_callers_inotify_or_signal_allowance(executor, a
     instances, queued = json.loads(r.tests[0].result)
     assert instances == 0, instances
     assert 0 < queued <= IsolationConfig().max_pending_signals <= 64, queued
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="worker slots pick a uid only as root")
-def test_worker_slots_are_unique_across_processes(tmp_path):
-    """As root a slot is a uid, and the kernel counts tasks and queued signals per uid across every
-    process: two processes (a server and a scorer on one host) must never give their children the same
-    one. A slot is claimed host-wide, and freed when its holder exits."""
-    directory = str(tmp_path / "slots")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_SLOTS, directory],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        held = json.loads(holder.stdout.readline())
-        assert held == [0, 1]
-        ours = _Slots(directory)
-        mine = [ours.take(), ours.take()]
-        assert mine == [2, 3]
-        ours.give_back(2)
-        assert ours.take() == 2
-    finally:
-        holder.kill()
-        holder.wait()
-    fresh = _Slots(directory)
-    assert fresh.take() == 0  # the holder's claims went with it
-
-
-HOLD_SLOTS = """
-import json, sys, time
-from grpo4codegen.sandbox.executor import _Slots
-slots = _Slots(sys.argv[1])
-print(json.dumps([slots.take(), slots.take()]), flush=True)
-time.sleep(60)
-"""

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from grpo4codegen.errors import IsolationError, UserError
-from grpo4codegen.sandbox.executor import Executor, StdioSubmission
+from grpo4codegen.sandbox.executor import Executor, StdioSubmission, _Slots
 from grpo4codegen.sandbox.isolation import IsolationConfig, missing_layers
 from grpo4codegen.sandbox.types import Limits
 
@@ -323,3 +323,38 @@ def test_minimal_root_falls_back_to_chroot_where_pivot_root_fails():
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="worker slots pick a uid only as root")
+def test_worker_slots_are_unique_across_processes(tmp_path):
+    """As root a slot is a uid, and the kernel counts tasks and queued signals per uid across every
+    process: two processes (a server and a scorer on one host) must never give their children the same
+    one. A slot is claimed host-wide, and freed when its holder exits."""
+    directory = str(tmp_path / "slots")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SLOTS, directory],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        held = json.loads(holder.stdout.readline())
+        assert held == [0, 1]
+        ours = _Slots(directory)
+        mine = [ours.take(), ours.take()]
+        assert mine == [2, 3]
+        ours.give_back(2)
+        assert ours.take() == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    fresh = _Slots(directory)
+    assert fresh.take() == 0  # the holder's claims went with it
+
+
+HOLD_SLOTS = """
+import json, sys, time
+from grpo4codegen.sandbox.executor import _Slots
+slots = _Slots(sys.argv[1])
+print(json.dumps([slots.take(), slots.take()]), flush=True)
+time.sleep(60)
+"""
