@@ -5,7 +5,6 @@ pool keeps serving others."""
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 
@@ -13,21 +12,7 @@ from grpo4codegen.sandbox.isolation import IsolationConfig
 from grpo4codegen.sandbox.types import Limits
 
 from .conftest import ADD_REFERENCE
-
-FAST = Limits(time_s=1.0, total_time_s=10.0, memory_mb=256)
-
-
-def solution(body: str, header: str = "") -> str:
-    """A `Solution.add(a, b)` whose body is `body` (indented for the method)."""
-    return (
-        textwrap.dedent(header)
-        + "class Solution:\n    def add(self, a, b):\n"
-        + textwrap.indent(textwrap.dedent(body), "        ")
-    )
-
-
-def outcomes(result) -> list[str]:
-    return [t.exec_outcome.value for t in result.tests]
+from .test_sandbox_hostile import FAST, outcomes, solution
 
 
 @pytest.fixture(autouse=True)

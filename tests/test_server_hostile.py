@@ -15,15 +15,8 @@ from grpo4codegen.server.bench import ServerProcess
 from grpo4codegen.server.client import RemoteExecutor
 from grpo4codegen.server.models import problem_payload
 
-PAIRS_OK = """
-class Solution:
-    def countPairs(self, nums, target):
-        seen, pairs = {}, 0
-        for x in nums:
-            pairs += seen.get(target - x, 0)
-            seen[x] = seen.get(x, 0) + 1
-        return pairs
-"""
+from .test_server import PAIRS_OK
+
 SURROGATE_ERROR = (
     "class Solution:\n    def countPairs(self, nums, target):\n        raise ValueError(chr(0xD800))\n"
 )
