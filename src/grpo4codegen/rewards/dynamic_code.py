@@ -155,13 +155,13 @@ class _Program:
     regex_names: frozenset[str]
 
 
-def _module_names(tree: ast.AST, modules: frozenset[str], own: frozenset[str]) -> frozenset[str]:
+def _module_names(nodes: list[ast.AST], modules: frozenset[str], own: frozenset[str]) -> frozenset[str]:
     """Names that hold one of ``modules``: the names in ``own`` (``os``, which a harness may import
     for the program; ``nt`` or ``_sys`` only when imported: they are ordinary variable names too),
     ``import os as o``, ``import os.path`` (binds ``os``) and ``from shutil import os`` (any module
     re-exporting it)."""
     names = set(own)
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             for a in node.names:
                 root = a.name.split(".")[0]
@@ -272,19 +272,19 @@ def _function_locals(tree: ast.AST) -> set[int]:
     return found
 
 
-def _own_methods(tree: ast.AST) -> set[int]:
+def _own_methods(nodes: list[ast.AST]) -> set[int]:
     """ids of ``self.eval`` / ``cls.eval`` attributes where a class defines a method ``eval`` directly
     in its body: the call reaches the program's own method, not the builtin."""
     methods = {
         stmt.name
-        for cls in ast.walk(tree)
+        for cls in nodes
         if isinstance(cls, ast.ClassDef)
         for stmt in cls.body
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
     } & _DYNAMIC
     return {
         id(n)
-        for n in ast.walk(tree)
+        for n in nodes
         if isinstance(n, ast.Attribute)
         and n.attr in methods
         and isinstance(n.value, ast.Name)
@@ -356,14 +356,14 @@ def _reaches_dynamic_code(node: ast.AST, program: _Program) -> bool:
     return False
 
 
-def _module_escapes(tree: ast.AST, program: _Program) -> bool:
+def _module_escapes(nodes: list[ast.AST], program: _Program) -> bool:
     """The ``os`` or ``sys`` module used as a value (``f(os)``, ``m = sys``, ``getattr(os, name)``)
     rather than as ``os.name``: past that point no receiver check can follow it."""
-    receivers = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    receivers = {id(n.value) for n in nodes if isinstance(n, ast.Attribute)}
     held = program.os_names | program.sys_names
     return any(
         isinstance(n, ast.Name) and n.id in held and isinstance(n.ctx, ast.Load) and id(n) not in receivers
-        for n in ast.walk(tree)
+        for n in nodes
     )
 
 
@@ -380,26 +380,26 @@ def _is_program_text(node: ast.AST) -> bool:
     return len(statements) >= 2 and any(not isinstance(n, ast.Expr) for n in statements)
 
 
-def _passes_lookup(tree: ast.AST, program: _Program) -> bool:
+def _passes_lookup(nodes: list[ast.AST], program: _Program) -> bool:
     """``getattr`` (or another by-name look-up) used as a value, not called: ``reduce(getattr, names,
     obj)`` or ``map(getattr, ...)`` looks up computed names where no call shows them."""
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
     return any(
         isinstance(n, ast.Name)
         and n.id in _BY_NAME
         and id(n) not in called
         and id(n) not in program.exempt
         and isinstance(n.ctx, ast.Load)
-        for n in ast.walk(tree)
+        for n in nodes
     )
 
 
-def _bare_strings(tree: ast.AST) -> set[int]:
+def _bare_strings(nodes: list[ast.AST]) -> set[int]:
     """ids of strings that are statements of their own (docstrings): prose that names a dunder or
     ``builtins`` reaches nothing by itself (running it as code needs a runner, which is flagged)."""
     return {
         id(n.value)
-        for n in ast.walk(tree)
+        for n in nodes
         if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
     }
 
@@ -409,14 +409,15 @@ def runs_code_from_text(tree: ast.AST) -> bool:
     ``_reaches_dynamic_code`` and ``_is_program_text``; ``getattr(obj, "name")`` is ordinary, and so
     is a local of a function named like a builtin (its own nested ``def eval():``) and a class's own
     method called as ``self.eval()``."""
+    nodes = list(ast.walk(tree))  # (walked once: every check below reads the same nodes)
     program = _Program(
-        exempt=frozenset(_function_locals(tree) | _own_methods(tree) | _bare_strings(tree)),
-        os_names=_module_names(tree, _OS_MODULES, frozenset({"os", "posix"})),
-        sys_names=_module_names(tree, frozenset({"sys", "_sys"}), frozenset({"sys"})),
-        regex_names=_module_names(tree, _REGEX, _REGEX),
+        exempt=frozenset(_function_locals(tree) | _own_methods(nodes) | _bare_strings(nodes)),
+        os_names=_module_names(nodes, _OS_MODULES, frozenset({"os", "posix"})),
+        sys_names=_module_names(nodes, frozenset({"sys", "_sys"}), frozenset({"sys"})),
+        regex_names=_module_names(nodes, _REGEX, _REGEX),
     )
     return (
-        _passes_lookup(tree, program)
-        or _module_escapes(tree, program)
-        or any(_reaches_dynamic_code(node, program) or _is_program_text(node) for node in ast.walk(tree))
+        _passes_lookup(nodes, program)
+        or _module_escapes(nodes, program)
+        or any(_reaches_dynamic_code(node, program) or _is_program_text(node) for node in nodes)
     )
