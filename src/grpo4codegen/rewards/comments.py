@@ -215,9 +215,8 @@ def _zero(reason: str) -> dict[str, Any]:
     return {**floats, **dict.fromkeys(_COUNTS, 0), "reason": reason, "units": []}
 
 
-def _identifiers(tree: ast.AST, lower: bool = True) -> set[str]:
-    """Every name the code uses or defines, lower-cased (unless `lower` is False, for splitting
-    camelCase names into their words): what a relevant comment talks about."""
+def _identifiers(tree: ast.AST) -> set[str]:
+    """Every name the code uses or defines, as written: what a relevant comment talks about."""
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
@@ -232,7 +231,7 @@ def _identifiers(tree: ast.AST, lower: bool = True) -> set[str]:
             names.add((node.asname or node.name).split(".")[0])
         elif isinstance(node, ast.keyword) and node.arg:
             names.add(node.arg)
-    return {n.lower() for n in names} if lower else names
+    return names
 
 
 def _stem(word: str) -> str:
@@ -486,9 +485,10 @@ def comment_details(code: str) -> dict[str, Any]:
         doc_lines += sum(1 for ln in lines if ln)
     units.sort(key=lambda u: u.line)
 
-    identifiers = frozenset(_identifiers(tree))
+    names = _identifiers(tree)
+    identifiers = frozenset(n.lower() for n in names)
     # split the names as written: lower-cased, `maxEnergyBoost` no longer splits into its words
-    code_words = _subwords(_identifiers(tree, lower=False)) - _BOILERPLATE
+    code_words = _subwords(names) - _BOILERPLATE
     seen: list[set[str]] = []
     for unit in units:
         unit.words = _WORD.findall(" ".join(unit.lines))
