@@ -18,9 +18,14 @@ from .selection import select_problems
 def add_dataset_args(p: argparse.ArgumentParser, default: str | None = BUILTIN) -> None:
     """The dataset and selection flags shared by every command that reads problems."""
     p.add_argument(
-        "--dataset", default=default, help="`builtin`, a .jsonl/.jsonl.gz/.parquet file, or a hub name"
+        "--dataset",
+        default=default,
+        help="`builtin`, a .jsonl/.json/.parquet/.arrow file (JSON may be gzipped), a glob of shards, "
+        "a directory of them (or `save_to_disk` output), or a hub name",
     )
-    p.add_argument("--split", default="test", help="split name when loading from the hub")
+    p.add_argument(
+        "--split", default="test", help="split name when loading from the hub or a directory of split shards"
+    )
     p.add_argument("--difficulty", nargs="*", help="keep only these difficulties (Easy Medium Hard)")
     p.add_argument("--tags", nargs="*", help="keep problems with any of these tags")
     p.add_argument("--date-from", help="keep problems dated on/after this ISO date")

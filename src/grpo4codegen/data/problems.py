@@ -89,7 +89,8 @@ class Problem:
 
     @property
     def class_name(self) -> str:
-        return self.entry_point.split("(", 1)[0].strip()
+        """`Solution` of `Solution().twoSum` or `Solution.twoSum`."""
+        return self.entry_point.strip().rpartition(".")[0].split("(", 1)[0].strip()
 
     @property
     def method_name(self) -> str:

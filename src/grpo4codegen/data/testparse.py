@@ -1,13 +1,20 @@
 """Parse a dataset's `test` field (`def check(candidate): assert ...`) with `ast`, never `exec`.
 
-Each assert becomes a TestCase (keyword/positional arguments, expected value, comparison mode).
-Anything outside the small literal language below is reported as unparsed with its reason.
+Each assert becomes a TestCase (keyword/positional arguments, expected value, comparison mode):
+`candidate(...) == value`, `is_same_list`/`is_same_tree(candidate(...), ...)`, and the float checks
+`abs(candidate(...) - x) < tol` and `math.isclose(candidate(...), x)`, which become `==` against
+float(x): the sandbox compares floats within LeetCode's 1e-5, as it does for `== 2.5`. The check's
+parameter may have any name. Anything outside the small literal language below (which includes
+`[0] * n`, `"a" * n` and `+` of sequences, within `MAX_LITERAL_ITEMS`) is reported as unparsed
+with its reason.
 """
 
 from __future__ import annotations
 
 import ast
 import math
+import re
+import textwrap
 from typing import Any
 
 from ..astparse import parse
@@ -17,6 +24,10 @@ _NAMED_CONSTANTS = {"inf": math.inf, "None": None, "True": True, "False": False}
 _NODE_BUILDERS = {"list_node": "list_node", "tree_node": "tree_node"}
 _SAME_HELPERS = {"is_same_list": "list_node", "is_same_tree": "tree_node"}
 _MAX_POW_EXPONENT = 4096
+_MAX_POW_BITS = 1 << 20
+#: the longest sequence `[0] * n`, `"a" * n` or `+` may build (LeetCode inputs reach 10**5 or 10**6)
+MAX_LITERAL_ITEMS = 10_000_000
+_SEQUENCES = (str, list, tuple)
 
 
 class NotLiteral(ValueError):
@@ -45,15 +56,28 @@ def literal(node: ast.AST) -> Any:
         if not isinstance(v, (int, float)):
             raise NotLiteral("unary sign on a non-number")
         return -v if isinstance(node.op, ast.USub) else +v
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Pow)):
+    if isinstance(node, ast.BinOp) and isinstance(node.op, _NUMBER_OPS):
         left, right = literal(node.left), literal(node.right)
+        if isinstance(node.op, (ast.Add, ast.Mult)) and (
+            isinstance(left, _SEQUENCES) or isinstance(right, _SEQUENCES)
+        ):
+            return _sequence_op(node.op, left, right)
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (left, right)):
             raise NotLiteral("arithmetic on non-numbers")
         if isinstance(node.op, ast.Pow):
             if abs(right) > _MAX_POW_EXPONENT:
                 raise NotLiteral("exponent too large")
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and abs(left).bit_length() * right > _MAX_POW_BITS
+            ):
+                raise NotLiteral("power too large")  # ((2 ** 4096) ** 4096) ** 4096: gigabytes
             return left**right
-        return _arith(node.op, left, right)
+        try:
+            return _arith(node.op, left, right)
+        except ZeroDivisionError:
+            raise NotLiteral("division by zero") from None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float":
         if len(node.args) == 1 and not node.keywords:
             v = literal(node.args[0])
@@ -63,12 +87,38 @@ def literal(node: ast.AST) -> Any:
     raise NotLiteral(f"{type(node).__name__} is not a literal")
 
 
+_NUMBER_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+
+
 def _arith(op: ast.operator, left: float, right: float) -> float:
     if isinstance(op, ast.Add):
         return left + right
     if isinstance(op, ast.Sub):
         return left - right
+    if isinstance(op, ast.Div):
+        return left / right
+    if isinstance(op, ast.FloorDiv):
+        return left // right
+    if isinstance(op, ast.Mod):
+        return left % right
     return left * right
+
+
+def _sequence_op(op: ast.operator, left: Any, right: Any) -> Any:
+    """`seq + seq` of one type, or `seq * int` / `int * seq`, bounded by MAX_LITERAL_ITEMS."""
+    if isinstance(op, ast.Add):
+        if type(left) is not type(right):
+            raise NotLiteral(f"+ of {type(left).__name__} and {type(right).__name__}")
+        size = _items(left) + _items(right)
+    else:
+        if isinstance(left, int) and not isinstance(left, bool):
+            left, right = right, left
+        if not (isinstance(left, _SEQUENCES) and isinstance(right, int) and not isinstance(right, bool)):
+            raise NotLiteral("* of a sequence needs an integer count")
+        size = _items(left) * max(right, 0)
+    if size > MAX_LITERAL_ITEMS:
+        raise NotLiteral(f"sequence of {size} items is longer than {MAX_LITERAL_ITEMS}")
+    return left + right if isinstance(op, ast.Add) else left * right
 
 
 def _argument(node: ast.AST) -> tuple[Any, str]:
@@ -83,9 +133,24 @@ def _argument(node: ast.AST) -> tuple[Any, str]:
     return literal(node), "value"
 
 
-def _candidate_call(node: ast.AST) -> tuple[Arg, ...]:
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "candidate"):
-        raise NotLiteral("left side is not a call of candidate(...)")
+def _items(value: Any, budget: int = MAX_LITERAL_ITEMS) -> int:
+    """How many items (characters, scalars) a value holds, nested ones counted in full (`[[0] * n] * n`
+    is n * n when sent), stopping once past `budget`."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, (list, tuple, set, dict)):
+        return 1
+    total = 1
+    for item in value.items() if isinstance(value, dict) else value:
+        total += _items(item, budget - total)
+        if total > budget:
+            break
+    return total
+
+
+def _candidate_call(node: ast.AST, name: str = "candidate") -> tuple[Arg, ...]:
+    if not _is_candidate_call(node, name):
+        raise NotLiteral(f"left side is not a call of {name}(...)")
     args: list[Arg] = []
     for a in node.args:
         if isinstance(a, ast.Starred):
@@ -103,17 +168,22 @@ def _candidate_call(node: ast.AST) -> tuple[Arg, ...]:
 SOURCE_LIMIT = 500  # the assert's text is kept for display only; literals can be megabytes
 
 
-def parse_assert(stmt: ast.Assert, source: str = "") -> TestCase:
-    """Turn one `assert` into a TestCase or raise NotLiteral with the reason."""
+def parse_assert(stmt: ast.Assert, source: str = "", name: str = "candidate") -> TestCase:
+    """Turn one `assert` into a TestCase or raise NotLiteral with the reason. `name` is the check
+    function's parameter, the solution's method."""
     test = stmt.test
     source = (source or ast.unparse(stmt))[:SOURCE_LIMIT]
+    close = _float_check(test, name)
+    if close is not None:
+        args, expected = close
+        return TestCase(args=args, expected=expected, compare="eq", source=source)
     if isinstance(test, ast.Compare):
         if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
             raise NotLiteral("comparison is not a single ==")
         left, right = test.left, test.comparators[0]
-        if not _is_candidate_call(left) and _is_candidate_call(right):
+        if not _is_candidate_call(left, name) and _is_candidate_call(right, name):
             left, right = right, left
-        args = _candidate_call(left)
+        args = _candidate_call(left, name)
         expected, kind = _argument(right)
         compare: CompareMode = "eq" if kind == "value" else kind  # type: ignore[assignment]
         return TestCase(args=args, expected=_jsonable(expected), compare=compare, source=source)
@@ -121,9 +191,9 @@ def parse_assert(stmt: ast.Assert, source: str = "") -> TestCase:
         if len(test.args) != 2 or test.keywords:
             raise NotLiteral(f"{test.func.id} needs two positional arguments")
         a, b = test.args
-        if not _is_candidate_call(a) and _is_candidate_call(b):
+        if not _is_candidate_call(a, name) and _is_candidate_call(b, name):
             a, b = b, a
-        args = _candidate_call(a)
+        args = _candidate_call(a, name)
         expected_kind = _SAME_HELPERS[test.func.id]
         if isinstance(b, ast.Constant) and b.value is None:
             return TestCase(args=args, expected=[], compare=expected_kind, source=source)  # type: ignore[arg-type]
@@ -134,8 +204,60 @@ def parse_assert(stmt: ast.Assert, source: str = "") -> TestCase:
     raise NotLiteral(f"assert of {type(test).__name__} is not a supported test shape")
 
 
-def _is_candidate_call(node: ast.AST) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "candidate"
+def _is_candidate_call(node: ast.AST, name: str = "candidate") -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+
+
+def _float_check(test: ast.expr, name: str) -> tuple[tuple[Arg, ...], float] | None:
+    """`abs(candidate(...) - x) < tol` (or `<=`, either operand order) or `[math.]isclose(candidate(...),
+    x, ...)` as (arguments, float(x)); None for any other shape. Raises NotLiteral for a float check
+    whose tolerance or expected value is not a plain number."""
+    if (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], (ast.Lt, ast.LtE))
+        and isinstance(test.left, ast.Call)
+        and isinstance(test.left.func, ast.Name)
+        and test.left.func.id == "abs"
+        and len(test.left.args) == 1
+        and not test.left.keywords
+        and isinstance(test.left.args[0], ast.BinOp)
+        and isinstance(test.left.args[0].op, ast.Sub)
+    ):
+        a, b = test.left.args[0].left, test.left.args[0].right
+        if not _is_candidate_call(a, name):
+            a, b = b, a
+        if not _is_candidate_call(a, name):
+            return None
+        tolerance = _number(literal(test.comparators[0]), "tolerance")
+        if not tolerance > 0:
+            raise NotLiteral("float check with a tolerance that is not positive")
+        return _candidate_call(a, name), float(_number(literal(b), "expected value"))
+    if isinstance(test, ast.Call) and _called_name(test.func) == "isclose":
+        if len(test.args) != 2 or any(k.arg not in ("rel_tol", "abs_tol") for k in test.keywords):
+            raise NotLiteral("isclose needs two positional arguments (and rel_tol/abs_tol)")
+        a, b = test.args
+        if not _is_candidate_call(a, name):
+            a, b = b, a
+        for k in test.keywords:
+            _number(literal(k.value), k.arg or "tolerance")
+        return _candidate_call(a, name), float(_number(literal(b), "expected value"))
+    return None
+
+
+def _called_name(func: ast.expr) -> str | None:
+    """`isclose` for `isclose(...)` and `math.isclose(...)`."""
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "math":
+        return func.attr
+    return None
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise NotLiteral(f"float check with a {what} that is not a number")
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -153,8 +275,15 @@ def parse_check(test_source: str) -> tuple[list[TestCase], list[UnparsedTest]]:
     if not isinstance(test_source, str):
         raise ValueError(f"test field must be a string, got {type(test_source).__name__}")
     try:
-        module = parse(test_source)
+        try:
+            module = parse(test_source)
+        except IndentationError:  # the whole field indented (copied out of a class or a notebook)
+            module = parse(textwrap.dedent(test_source))
+            test_source = textwrap.dedent(test_source)
     except SyntaxError as e:
+        if "integer string conversion" in str(e.msg):  # valid Python past the interpreter's int limit
+            # an answer that long could not come back from the sandbox either: the problem is left out
+            return [], [UnparsedTest(test_source[:SOURCE_LIMIT], f"test field: {e.msg}")]
         raise ValueError(f"test field is not valid Python: {e.msg} (line {e.lineno})") from None
     except (RecursionError, MemoryError, TypeError, ValueError) as e:
         reason = "nested too deeply" if isinstance(e, RecursionError) else f"{type(e).__name__}: {e}"
@@ -162,31 +291,44 @@ def parse_check(test_source: str) -> tuple[list[TestCase], list[UnparsedTest]]:
     checks = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == "check"]
     if len(checks) != 1:
         raise ValueError("test field has no single `def check(candidate):`")
+    params = checks[0].args.posonlyargs + checks[0].args.args
+    name = params[0].arg if params else "candidate"
     tests: list[TestCase] = []
     unparsed: list[UnparsedTest] = []
-    lines = test_source.splitlines()
+    lines = _LINE_BREAK.split(test_source)
     for stmt in checks[0].body:
         text = _segment(lines, stmt)
         if isinstance(stmt, ast.Assert):
             try:
-                tests.append(parse_assert(stmt, text))
+                tests.append(parse_assert(stmt, text, name))
             except (NotLiteral, RecursionError, ValueError, OverflowError) as e:
                 unparsed.append(UnparsedTest(text, str(e)))
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # a docstring
         elif isinstance(stmt, ast.Pass):
             continue
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)) and all(
+            (alias.asname or alias.name.split(".")[0]) != name for alias in stmt.names
+        ):
+            continue  # `import math` for the `math.isclose` below
         else:
             unparsed.append(UnparsedTest(text, f"{type(stmt).__name__} statement is not an assert"))
     return tests, unparsed
 
 
+#: the line breaks of Python's tokenizer (`str.splitlines` also breaks at \\f, \\x1c or U+2028, which
+#: a string literal may hold, and the statements' line numbers would then point at other lines)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _segment(lines: list[str], node: ast.stmt) -> str:
-    """The statement's own text (cheap slicing; `ast.unparse` of big literals is slow), capped."""
+    """The statement's own text (cheap slicing; `ast.unparse` of big literals is slow), capped. Column
+    offsets count UTF-8 bytes."""
     first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    head = lines[first].encode()
     if first == last:
-        text = lines[first][node.col_offset : node.end_col_offset]
+        text = head[node.col_offset : node.end_col_offset].decode(errors="replace")
     else:
-        middle = lines[first + 1 : last]
-        text = "\n".join([lines[first][node.col_offset :], *middle, lines[last][: node.end_col_offset]])
+        tail = lines[last].encode()[: node.end_col_offset].decode(errors="replace")
+        text = "\n".join([head[node.col_offset :].decode(errors="replace"), *lines[first + 1 : last], tail])
     return text[:SOURCE_LIMIT]
