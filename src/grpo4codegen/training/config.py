@@ -195,10 +195,14 @@ class DataArguments:
         default="builtin",
         metadata={
             "aliases": ["--dataset"],
-            "help": "Training problems: `builtin`, a local .jsonl/.jsonl.gz/.parquet file, or a hub dataset name.",
+            "help": "Training problems: `builtin`, a local .jsonl/.json/.parquet/.arrow file (JSON may be "
+            "compressed), a glob of shards, a directory of them (or `save_to_disk` output), or a hub dataset name.",
         },
     )
-    meta_data_split: str = field(default="train", metadata={"help": "Hub split of --meta_data."})
+    meta_data_split: str = field(
+        default="train",
+        metadata={"help": "Split of --meta_data (a hub dataset, or a directory of split shards)."},
+    )
     meta_data_test: str | None = field(
         default=None,
         metadata={"help": "Evaluation problems (same formats as --meta_data); needed for --eval_epochs."},

@@ -56,8 +56,8 @@ class SFTDataArguments:
         default="builtin",
         metadata={
             "aliases": ["--dataset"],
-            "help": "Problems whose chat prompts are trained on: `builtin`, a local .jsonl/.jsonl.gz/.parquet "
-            "file, or a hub dataset name.",
+            "help": "Problems whose chat prompts are trained on: `builtin`, a local .jsonl/.json/.parquet/.arrow "
+            "file, a glob of shards, a directory of them, or a hub dataset name.",
         },
     )
     meta_data_split: str = field(default="train", metadata={"help": "Hub split of --meta_data."})
