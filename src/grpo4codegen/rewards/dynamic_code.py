@@ -17,14 +17,22 @@ naming one); attributes that reach a namespace, the builtins module or a frame (
 receiver is the ``sys`` or ``os`` module (its name, an import alias, or ``shutil.os``), and either
 module used as a value (``f(os)``), where no receiver check can follow it (``self.system`` and
 ``course.modules`` are ordinary); ``gc.get_objects``/``get_referrers``/``get_referents`` (every live
-object); an import of a module that runs source text, deserialises code or starts another program
-(``timeit``, ``cProfile``, ``code``, ``runpy``, ``doctest``, ``pickle``, ``marshal``, ``ctypes``,
-``importlib``, ``subprocess``, ``inspect``, ...); or a string constant that is itself a program of
-two or more statements, not all bare expressions. A name that is a local of an enclosing function (a
-parser's nested ``def eval():``, a variable ``eval = 0``) cannot reach the builtin and is exempt, as
-is ``self.eval()`` for a class's own method; module- and class-level definitions are not (``if
-False: def eval(...)`` or a ``del`` leaves the builtin in place), and neither are a def's defaults,
-decorators and annotations, which run in the enclosing scope.
+object); ``os``/``sys`` as another module's attribute (``tempfile._os.system``, ``f(shutil.os)``);
+an import of a module (or a use of ``logging.config`` through ``logging``) that runs source text,
+deserialises code, resolves a dotted name held as text into any object, interprets another
+language or starts another program (``timeit``, ``cProfile``, ``code``, ``runpy``, ``doctest``,
+``pickle``, ``marshal``, ``ctypes``, ``importlib``, ``subprocess``, ``inspect``, ``pydoc``,
+``pkgutil``, ``logging.config``, ``sqlite3``, ``tkinter``, ...) and ``asyncio``'s subprocesses;
+``breakpoint`` (it imports and calls the dotted name in ``$PYTHONBREAKPOINT``); a string annotation
+that is more than a type (``get_type_hints``, which ``singledispatch.register`` calls, evaluates
+it); or a string constant that is itself a program of two or more statements, not all bare
+expressions. A name that is a local of an enclosing function (a parser's nested ``def eval():``, a
+variable ``eval = 0``) cannot reach the builtin and is exempt, as is ``self.eval()`` for a class's own method;
+module- and class-level definitions are not (``if False: def eval(...)`` or a ``del`` leaves the
+builtin in place), and neither are a def's defaults, decorators and annotations, which run in the
+enclosing scope. A name bound by an import refers to what it imports: ``compile`` after ``from re
+import compile`` is the regex compiler, where that import opens the module (before any of its own
+code) and nothing else binds the name.
 
 None of these appears in the 4,161 reference solutions and model responses of LeetCodeDataset and
 the built-in problems. The list is a denylist, and a determined policy may find another route; the
@@ -85,13 +93,17 @@ _DYNAMIC = frozenset(
         "evaluate_forward_ref",
         "get_type_hints",
         "_create_fn",
+        # `breakpoint(*args)` imports the dotted name in $PYTHONBREAKPOINT and calls it with them
+        "breakpoint",
+        "breakpointhook",
     }
 )
 #: a string that CONTAINS one of these names reaches it (`"0.__self__.ev"` for `Formatter().get_field`)
 _CONTAINED = frozenset({n for n in _DYNAMIC if n.startswith("__")} | {"builtins"})
 #: modules that run source text or deserialise code (`timeit.timeit(stmt)`, `cProfile.run(stmt)`,
 #: `code.InteractiveInterpreter().runsource`, `pickle.loads`), or start another interpreter;
-#: checked on imports only (`code` or `trace` as a variable name is ordinary)
+#: checked on imports only (`code` or `trace` as a variable name is ordinary), and with the leading
+#: underscores of a private twin dropped (`_pickle`, `_ctypes`, `_sqlite3`, `_posixsubprocess`)
 _RUNNER_MODULES = frozenset(
     {
         "timeit",
@@ -117,20 +129,61 @@ _RUNNER_MODULES = frozenset(
         "pty",
         "inspect",
         "annotationlib",
+        # resolve a dotted name held as text into any object (`pydoc.locate("os.system")`,
+        # `pkgutil.resolve_name`, the `"()"` factories and `ext://` paths of `logging.config`,
+        # `mock.patch` targets), or run a command line (`pydoc.pipepager`, a `webbrowser` command,
+        # a `site` .pth line)
+        "pydoc",
+        "pkgutil",
+        "logging.config",
+        "unittest",  # `mock.patch` targets, `TestLoader().loadTestsFromName` (calls what it resolves)
+        "test.support",  # `script_helper.assert_python_ok("-c", text)`
+        "idlelib",
+        "webbrowser",
+        "site",
+        "multiprocessing",
+        "posixsubprocess",
+        "distutils",
+        "ensurepip",
+        "venv",
+        # interpreters of another language: the algorithm written as SQL or Tcl text
+        "sqlite3",
+        "tkinter",
+        # interpreter internals that import, load or run code (`_imp`, a sub-interpreter's
+        # `run_string`, the C API test hooks)
+        "frozen_importlib",
+        "frozen_importlib_external",
+        "xxsubinterpreters",
+        "interpreters",
+        "xxinterpchannels",
+        "testcapi",
+        "testinternalcapi",
     }
 )
+#: the parents of runner submodules (`logging` of `logging.config`) and those submodules' own names
+_RUNNER_PARENTS = frozenset(path.split(".")[0] for path in _RUNNER_MODULES if "." in path)
+_RUNNER_LEAVES = frozenset(path.split(".")[-1] for path in _RUNNER_MODULES if "." in path)
 #: `gc` functions that hand out every live object (the builtins module's dict among them)
 _GC_INTROSPECTION = frozenset({"get_objects", "get_referrers", "get_referents"})
 #: the modules whose `_SPAWN` attributes start another program
 _OS_MODULES = frozenset({"os", "posix", "nt", "_os"})
 #: modules that must be used as `module.name` only: passed as a value they escape the receiver checks
-_MODULE_VALUES = _OS_MODULES | {"sys", "_sys", "gc"}
+_SYS_MODULES = frozenset({"sys", "_sys"})
+_MODULE_VALUES = _OS_MODULES | _SYS_MODULES | {"gc"}
 #: attributes of `os` that start another program
 _SPAWN = frozenset(
     {"system", "popen", "execv", "execve", "execl", "execle", "execlp", "execlpe", "execvp", "execvpe"}
     | {"spawnv", "spawnve", "spawnl", "spawnle", "spawnlp", "spawnvp", "posix_spawn", "posix_spawnp"}
+    | {"spawnlpe", "spawnvpe", "fexecve", "_execvpe", "_spawnvef"}
+)
+#: functions that start another program whatever they are reached from (`asyncio`'s subprocesses,
+#: `uuid._get_command_stdout`, the fork-exec helpers)
+_SPAWN_ANYWHERE = frozenset(
+    {"create_subprocess_shell", "create_subprocess_exec", "subprocess_shell", "subprocess_exec"}
+    | {"_get_command_stdout", "spawnv_passfds", "fork_exec"}
 )
 _SCOPES = frozenset({"globals", "locals", "vars"})
+_SELF = frozenset({"self", "cls"})
 #: regular-expression modules: their `compile` is not Python's
 _REGEX = frozenset({"re", "regex"})
 #: look-ups by name (callee -> position of the name argument): harmless with a constant name only
@@ -153,6 +206,8 @@ class _Program:
     os_names: frozenset[str]
     sys_names: frozenset[str]
     regex_names: frozenset[str]
+    #: name -> the module an ``import`` binds to it (``L`` -> ``logging`` for ``import logging as L``)
+    modules: dict[str, str]
 
 
 def _module_names(nodes: list[ast.AST], modules: frozenset[str], own: frozenset[str]) -> frozenset[str]:
@@ -172,6 +227,87 @@ def _module_names(nodes: list[ast.AST], modules: frozenset[str], own: frozenset[
         elif isinstance(node, ast.ImportFrom):
             names.update(a.asname or a.name for a in node.names if a.name in modules)
     return frozenset(names)
+
+
+def _imported_paths(node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The dotted names an import loads: ``a.b`` for ``import a.b``; ``a`` and ``a.x`` for ``from a
+    import x`` (``x`` may be a submodule: ``from logging import config``)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    module = node.module or ""
+    return [module, *(f"{module}.{a.name}" for a in node.names)]
+
+
+def _is_runner_path(path: str) -> bool:
+    """A dotted module path inside a runner module (``logging.config.dictConfig``, ``pydoc``)."""
+    parts = path.split(".")
+    parts[0] = parts[0].lstrip("_") or parts[0]  # `_pickle` is `pickle` in C
+    return any(".".join(parts[:i]) in _RUNNER_MODULES for i in range(1, len(parts) + 1))
+
+
+def _module_aliases(nodes: list[ast.AST]) -> dict[str, str]:
+    """name -> the module an import binds to it: ``import logging`` and ``import logging.handlers``
+    bind ``logging``; ``import logging as L`` binds ``L``; ``from unittest import mock`` binds
+    ``mock`` to ``unittest.mock``. Parents of runner submodules are known by their own names too
+    (a harness may have imported ``logging`` for the program)."""
+    aliases = {path.split(".")[0]: path.split(".")[0] for path in _RUNNER_MODULES if "." in path}
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname is None:
+                    aliases[a.name.split(".")[0]] = a.name.split(".")[0]
+                else:
+                    aliases[a.asname] = a.name
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    return aliases
+
+
+def _regex_compiles(node: ast.ImportFrom) -> list[ast.alias]:
+    """The aliases of ``from re import compile``: the regular-expression compiler, not Python's."""
+    return [a for a in node.names if a.name == "compile"] if (node.module or "") in _REGEX else []
+
+
+def _import_bound(tree: ast.AST, nodes: list[ast.AST]) -> set[int]:
+    """ids of the Name nodes that refer to what an import bound to them, not to the builtin of
+    their name: ``compile`` after ``from re import compile`` is the regex compiler. The import must
+    run before any of the program's own code (a statement of the module's opening run of imports,
+    not under ``if``/``try``), and the name must have no other binding anywhere (an assignment,
+    ``del``, ``def``, parameter, loop target or another import may put the builtin back or bind
+    something else); otherwise the name is the builtin wherever that binding does not reach."""
+    if not isinstance(tree, ast.Module):
+        return set()
+    safe: set[str] = set()
+    safe_aliases: set[int] = set()
+    opening = True
+    for stmt in tree.body:
+        is_docstring = isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+        opening = opening and (isinstance(stmt, (ast.Import, ast.ImportFrom)) or is_docstring)
+        if opening and isinstance(stmt, ast.ImportFrom):
+            safe.update(a.asname or a.name for a in _regex_compiles(stmt))
+            safe_aliases.update(id(a) for a in _regex_compiles(stmt))
+    if not safe:
+        return set()
+    for node in nodes:
+        bound: str | None = None
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound = node.id
+        elif isinstance(node, ast.alias) and id(node) not in safe_aliases:
+            bound = (node.asname or node.name).split(".")[0]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound = node.name
+        elif isinstance(node, ast.arg):
+            bound = node.arg
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+            bound = node.name
+        elif isinstance(node, ast.MatchMapping):
+            bound = node.rest
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            safe.difference_update(node.names)
+        if bound is not None:
+            safe.discard(bound)
+    return {id(n) for n in nodes if isinstance(n, ast.Name) and n.id in safe}
 
 
 def _outer_parts(node: ast.AST) -> list[ast.AST]:
@@ -319,24 +455,36 @@ def _reaches_dynamic_code(node: ast.AST, program: _Program) -> bool:
         receiver = _receiver(node)
         if node.attr == "compile" and receiver in program.regex_names:
             return False  # `re.compile(pattern)` compiles a regular expression, not Python
+        # a module's attribute holding `os` or `sys` is that module (`tempfile._os`, `random._sys`)
+        inner = node.value.attr if isinstance(node.value, ast.Attribute) else ""
+        module = program.modules.get(node.value.id, "") if isinstance(node.value, ast.Name) else ""
+        module = module or (inner if inner in _RUNNER_PARENTS else "")  # `x.logging.config`
         return (
             node.attr in _DYNAMIC
             or node.attr in _GC_INTROSPECTION
-            or (node.attr in _SPAWN and receiver in program.os_names)
-            or (node.attr == "modules" and receiver in program.sys_names)
+            or node.attr in _SPAWN_ANYWHERE
+            or (node.attr in _SPAWN and (receiver in program.os_names or inner in _OS_MODULES))
+            or (node.attr == "modules" and (receiver in program.sys_names or inner in _SYS_MODULES))
+            or (bool(module) and _is_runner_path(f"{module}.{node.attr}"))  # `logging.config`
         )
-    if isinstance(node, ast.alias):
-        root = node.name.split(".")[0]
-        return root in _DYNAMIC or root in _RUNNER_MODULES or node.name in _DYNAMIC
+    if isinstance(node, ast.Import):
+        return any(
+            a.name.split(".")[0] in _DYNAMIC or a.name in _DYNAMIC or _is_runner_path(a.name)
+            for a in node.names
+        )
     if isinstance(node, ast.ImportFrom):
         root = (node.module or "").split(".")[0]
         names = {a.name for a in node.names}
+        # `from re import compile` is a regex's (`from builtins import compile` is caught by its root)
+        dynamic_names = names & _DYNAMIC - {a.name for a in _regex_compiles(node)}
         if root in _MODULE_VALUES and "*" in names:
             return True  # `from os import *` makes `system` a bare name
         return (
             root in _DYNAMIC
-            or root in _RUNNER_MODULES
-            or (root == "sys" and bool(names & {"modules", "_getframe"}))
+            or any(_is_runner_path(path) for path in _imported_paths(node))
+            or bool(dynamic_names)
+            or bool(names & _SPAWN_ANYWHERE)
+            or (root in _SYS_MODULES and bool(names & {"modules", "_getframe"}))
             or (root in _OS_MODULES and bool(names & _SPAWN))
             or (root == "gc" and bool(names & _GC_INTROSPECTION))
         )
@@ -351,8 +499,10 @@ def _reaches_dynamic_code(node: ast.AST, program: _Program) -> bool:
         name = node.args[position]
         if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
             return True  # a computed name can be anything
-        # `getattr(shutil, "os")`: a module that spawns or reaches every module, by a constant name
-        return bool(set(name.value.split(".")) & (_MODULE_VALUES | _SPAWN | _GC_INTROSPECTION))
+        # `getattr(shutil, "os")`: a module that spawns or reaches every module, by a constant name;
+        # `getattr(logging, "config")`: a runner submodule
+        parts = set(name.value.split("."))
+        return bool(parts & (_MODULE_VALUES | _SPAWN | _GC_INTROSPECTION | _RUNNER_LEAVES))
     return False
 
 
@@ -362,8 +512,20 @@ def _module_escapes(nodes: list[ast.AST], program: _Program) -> bool:
     receivers = {id(n.value) for n in nodes if isinstance(n, ast.Attribute)}
     held = program.os_names | program.sys_names
     return any(
-        isinstance(n, ast.Name) and n.id in held and isinstance(n.ctx, ast.Load) and id(n) not in receivers
+        isinstance(n.ctx, ast.Load)
+        and id(n) not in receivers
+        # `f(os)`, or `f(shutil.os)` / `m = tempfile._os`: a module's attribute holding `os` or `sys`
+        # (`self.os` is the program's own: only an escape already flagged can have put a module there)
+        and (
+            (isinstance(n, ast.Name) and n.id in held)
+            or (
+                isinstance(n, ast.Attribute)
+                and n.attr in _OS_MODULES | _SYS_MODULES
+                and _receiver(n) not in _SELF
+            )
+        )
         for n in nodes
+        if isinstance(n, (ast.Name, ast.Attribute))
     )
 
 
@@ -378,6 +540,59 @@ def _is_program_text(node: ast.AST) -> bool:
     program = parse_or_none(text)
     statements = [n for n in ast.walk(program) if isinstance(n, ast.stmt)] if program is not None else []
     return len(statements) >= 2 and any(not isinstance(n, ast.Expr) for n in statements)
+
+
+#: what a type written as text may hold: names, dotted names, subscripts, unions, literals
+_TYPE_NODES = (
+    ast.Expression,
+    ast.Name,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Tuple,
+    ast.List,
+    ast.Constant,
+    ast.BinOp,
+    ast.BitOr,
+    ast.Load,
+    ast.Slice,
+    ast.UnaryOp,  # `Literal[-1]`
+    ast.USub,
+)
+
+
+def _annotations(nodes: list[ast.AST]) -> list[ast.expr]:
+    """Every annotation of the program: of parameters, return values and annotated assignments."""
+    found: list[ast.expr | None] = []
+    for node in nodes:
+        if isinstance(node, ast.arg):
+            found.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+    return [a for a in found if a is not None]
+
+
+def _runs_annotation_text(nodes: list[ast.AST]) -> bool:
+    """A string annotation that is an expression beyond a type (``x: "box.update(r=...) or int"``):
+    ``typing.get_type_hints`` evaluates it, and ``functools.singledispatch``'s ``register`` calls
+    that on the function it is handed, so the text runs. A forward reference (``"TreeNode"``,
+    ``"Optional[List['Node']]"``, ``"int | None"``) holds names, subscripts and unions only."""
+    for annotation in _annotations(nodes):
+        for node in ast.walk(annotation):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            try:
+                text = ast.parse(node.value.strip(), mode="eval")
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue  # get_type_hints cannot evaluate it either
+            if any(
+                not isinstance(n, _TYPE_NODES)
+                or (isinstance(n, ast.BinOp) and not isinstance(n.op, ast.BitOr))
+                for n in ast.walk(text)
+            ):
+                return True
+    return False
 
 
 def _passes_lookup(nodes: list[ast.AST], program: _Program) -> bool:
@@ -411,13 +626,17 @@ def runs_code_from_text(tree: ast.AST) -> bool:
     method called as ``self.eval()``."""
     nodes = list(ast.walk(tree))  # (walked once: every check below reads the same nodes)
     program = _Program(
-        exempt=frozenset(_function_locals(tree) | _own_methods(nodes) | _bare_strings(nodes)),
+        exempt=frozenset(
+            _function_locals(tree) | _own_methods(nodes) | _bare_strings(nodes) | _import_bound(tree, nodes)
+        ),
         os_names=_module_names(nodes, _OS_MODULES, frozenset({"os", "posix"})),
         sys_names=_module_names(nodes, frozenset({"sys", "_sys"}), frozenset({"sys"})),
         regex_names=_module_names(nodes, _REGEX, _REGEX),
+        modules=_module_aliases(nodes),
     )
     return (
         _passes_lookup(nodes, program)
         or _module_escapes(nodes, program)
+        or _runs_annotation_text(nodes)
         or any(_reaches_dynamic_code(node, program) or _is_program_text(node) for node in nodes)
     )

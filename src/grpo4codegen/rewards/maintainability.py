@@ -19,8 +19,10 @@ Formula (all terms in [0, 1]):
   (1 when no function branches): a function without a branch weighs nothing, so dead helpers
   cannot dilute it, however many statements they hold (three one-line ones lifted a complexity-14
   solution by 0.08 with a plain mean; a 40-statement one, 0.05 with a mean weighted by statements).
+  The code outside every function (module level, class bodies) counts as one more function: a
+  table computed at import and looked up by a one-line method has the complexity of its loops.
 * ``nesting``: 1 for control-flow nesting depth <= 3 within a function, minus 0.15 per extra level,
-  floored at 0.4.
+  floored at 0.4; an ``elif`` is a sibling of its ``if``, not a level inside it.
 * ``score = 0.45 * mi + 0.40 * cc + 0.15 * nesting``, then capped: at 0.1 when no function does
   real work (``pass``, ``return 0``, no function at all); at 0.1 too when the program runs code it
   holds as text, or reaches a way to (``dynamic_code.runs_code_from_text``): radon would rate the
@@ -39,11 +41,12 @@ import ast
 import io
 import logging
 import tokenize
+from dataclasses import dataclass
 from typing import Any
 
 from radon.complexity import cc_visit
 from radon.metrics import mi_compute, mi_parameters
-from radon.visitors import Function
+from radon.visitors import ComplexityVisitor, Function
 
 from grpo4codegen import astparse
 from grpo4codegen.rewards.dynamic_code import runs_code_from_text
@@ -93,7 +96,33 @@ def _functions(blocks: list[Any]) -> list[Function]:
     return found
 
 
-def weighted_mean_complexity(funcs: list[Function]) -> float:
+@dataclass(frozen=True)
+class _Scope:
+    """Code outside every function, scored as one more function (``complexity`` as radon's)."""
+
+    complexity: int
+
+
+def _outside_functions(tree: ast.Module) -> _Scope | None:
+    """The statements of the module and of class bodies that are not definitions, as one block
+    with radon's complexity (1 + decision points), or None when they make no decision. Logic moved
+    out of the functions (a table computed at import, ``return TABLE[n]`` in the method) ran with
+    no complexity at all: only functions have one in radon, so a complexity-9 sieve rated 1."""
+    outside: list[ast.stmt] = []
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.ClassDef):
+            stack.extend(stmt.body)
+        elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            outside.append(stmt)
+    if not outside:
+        return None
+    complexity = ComplexityVisitor.from_ast(ast.Module(body=outside, type_ignores=[])).complexity
+    return _Scope(complexity) if complexity > 1 else None
+
+
+def weighted_mean_complexity(funcs: list[Any]) -> float:
     """Mean complexity weighted by decision points: ``sum(c * (c - 1)) / sum(c - 1)``, 1 without any.
 
     The complexity of the function that holds a randomly chosen branch. A function without a branch
@@ -109,13 +138,23 @@ def weighted_mean_complexity(funcs: list[Function]) -> float:
 
 
 def max_nesting(tree: ast.AST) -> int:
-    """Deepest control-flow nesting; a new function restarts the count."""
+    """Deepest control-flow nesting; a new function restarts the count. An ``elif`` is a sibling
+    branch of its ``if``, not a level inside it (the AST holds it as an ``if`` in the ``else``: an
+    if/elif chain of eight branches read as depth 8, and ``match`` or a run of ``if ...: continue``
+    escaped the penalty for the same logic)."""
 
     def depth(node: ast.AST, level: int) -> int:
         best = level
+        elif_branch = (
+            node.orelse[0]
+            if isinstance(node, ast.If) and len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If)
+            else None
+        )
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 best = max(best, depth(child, 0))
+            elif child is elif_branch:
+                best = max(best, depth(child, level))  # the `elif`: same level as its `if`
             elif isinstance(child, _NESTING):
                 best = max(best, depth(child, level + 1))
             else:
@@ -155,7 +194,10 @@ def maintainability_details(code: str) -> dict[str, Any]:
     try:
         mi = maintainability_index(code)
         with astparse.PARSE_LOCK:
-            funcs = _functions(cc_visit(code))
+            funcs: list[Any] = _functions(cc_visit(code))
+            outside = _outside_functions(tree)
+        n_functions = len(funcs)
+        funcs += [outside] if outside is not None else []
         depth = max_nesting(tree)
     except (SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError) as exc:
         logger.debug("radon failed on candidate code: %s", exc)
@@ -183,7 +225,7 @@ def maintainability_details(code: str) -> dict[str, Any]:
         "max_complexity": max(complexities),
         "max_depth": depth,
         "logical_statements": statements,
-        "functions": len(funcs),
+        "functions": n_functions,
     }
 
 
