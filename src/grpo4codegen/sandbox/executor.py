@@ -49,6 +49,13 @@ WORKER_START_TIMEOUT_S = 60.0
 #: as root, where worker slots are claimed host-wide (`_Slots`), and how many there are
 SLOT_DIR = "/run/grpo4codegen-slots" if os.path.isdir("/run") else "/tmp/grpo4codegen-slots"
 MAX_SLOTS = 1 << 16
+#: a value's JSON text may be at most this many times its expected value's, plus this many bytes,
+#: before the executor decodes it (longer, it is a wrong answer as it stands): a correct value's text
+#: is a few times its expected one's at most (a float written out in full for an expected `0.0` or
+#: `1`), while decoding the candidate's bytes costs this process, not the child: a forged text of
+#: `1e-400`s took 0.22 s a MiB to decode, 28 s of the caller's CPU for the 128 MiB a reply may hold
+VALUE_TEXT_FACTOR = 16
+VALUE_TEXT_SLACK = 4096
 
 
 @dataclass
@@ -591,6 +598,17 @@ def _verdict(
     shown = _shown(text)
     if expected_json is not None and text == expected_json:  # same JSON text: the same value
         return TestResult(ExecOutcome.PASSED, result=shown, **metrics)
+    if (
+        not stdio
+        and expected_json is not None
+        and (len(text) > VALUE_TEXT_FACTOR * len(expected_json) + VALUE_TEXT_SLACK)
+    ):  # never decoded: no correct value is written this much longer than the expected one
+        return TestResult(
+            ExecOutcome.WRONG_ANSWER,
+            result=shown,
+            error=f"expected {_expected_text(expected, expected_json)} (the result is {len(text)} bytes of JSON)",
+            **metrics,
+        )
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
@@ -605,8 +623,19 @@ def _verdict(
     if ok:
         return TestResult(ExecOutcome.PASSED, result=shown, **metrics)
     return TestResult(
-        ExecOutcome.WRONG_ANSWER, result=shown, error=f"expected {short_repr(expected, 120)}", **metrics
+        ExecOutcome.WRONG_ANSWER,
+        result=shown,
+        error=f"expected {_expected_text(expected, expected_json)}",
+        **metrics,
     )
+
+
+def _expected_text(expected: Any, expected_json: bytes | None) -> str:
+    """The expected value as a wrong answer's error shows it: its JSON text cut to 120 characters,
+    from the text encoded once per problem where there is one (encoding the whole value again for
+    every wrong answer cost the caller 15 ms a test for a 200,000-element answer, and a candidate
+    that answers 0 at once fails every test)."""
+    return _shown(expected_json, 120) if expected_json is not None else short_repr(expected, 120)
 
 
 def _kernel_figures(raw: Any) -> dict[str, Any]:

@@ -51,7 +51,11 @@ class InstructionCounter:
         self.fd = fd
 
     def read(self) -> int:
-        return struct.unpack("q", os.pread(self.fd, 8, 0))[0]
+        # read() first: a perf event's file has no position, and recent kernels (6.18 here) refuse
+        # pread on it (ESPIPE), which the worker meets only where counters exist; pread for a file
+        # that has one (a stand-in whose position is past the count)
+        data = os.read(self.fd, 8)
+        return struct.unpack("q", data if len(data) == 8 else os.pread(self.fd, 8, 0))[0]
 
     def close(self) -> None:
         os.close(self.fd)
