@@ -6,9 +6,10 @@ inotify instances and fanotify groups (per-user counts: without root the child h
 uid, and 60 of them left the caller and its other workers a user's default 128 minus 60),
 native AIO contexts (a host-wide count, `fs.aio-max-nr`: one `io_setup` took all 65,536 events,
 leaving every other process on the host, a trainer's NVMe offload included, unable to start one),
-FIFOs and other nodes made with `mknod` (a FIFO's buffer is 64 KiB of kernel memory, outside the
-child's memory figures, for one descriptor: 40 FIFOs in its work directory held 2.5 MiB of its data
-while its peak showed none of it), `sync` and `syncfs` (they make the host write back every
+FIFOs and other nodes made with `mknod`, and pipes (a pipe's or FIFO's buffer is 64 KiB of kernel
+memory, outside the child's memory figures, for one descriptor: 40 FIFOs in its work directory held
+2.5 MiB of its data while its peak showed none of it, and 30 pipes 1.9 MiB; the one pipe a child
+needs, to the worker, is made before the filter), `sync` and `syncfs` (they make the host write back every
 process's dirty data, waiting for it uninterruptibly at no CPU cost to the child),
 setting a descriptor's owner (`fcntl` F_SETOWN/F_SETSIG/F_SETOWN_EX and their `ioctl` forms: the
 kernel would signal that owner, checking only the uid) and resizing pipe buffers,
@@ -56,7 +57,7 @@ _DENY_ALWAYS = (
     "open_by_handle_at name_to_handle_at migrate_pages move_pages memfd_create memfd_secret "
     "setxattr lsetxattr fsetxattr inotify_init inotify_init1 fanotify_init fanotify_mark "
     "io_setup io_destroy io_submit io_cancel io_getevents io_pgetevents "
-    "mknod mknodat sync syncfs"
+    "mknod mknodat pipe pipe2 sync syncfs"
 ).split()
 #: `fcntl` commands denied: F_SETOWN, F_SETSIG, F_SETOWN_EX (a descriptor's owner gets a signal of
 #: the child's choosing, SIGKILL included, when it becomes ready: the kernel checks only the uid,
