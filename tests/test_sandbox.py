@@ -207,6 +207,29 @@ def test_stdio_programs(executor):
     assert r.tests[0].exec_outcome is ExecOutcome.RUNTIME_ERROR
 
 
+def test_stdio_programs_may_use_the_byte_streams(executor):
+    """Competitive programs read `sys.stdin.buffer` and write `sys.stdout.buffer` for speed, mixed
+    with print; stdin reads as real stdin does (universal newlines). They failed every test with
+    AttributeError: stdin and stdout were StringIOs, a correct program judged wrong."""
+    fast = (
+        "import sys\n"
+        "data = sys.stdin.buffer.read().split()\n"
+        "n = int(data[0])\n"
+        "print('sum', end=' ', flush=True)\n"
+        "sys.stdout.buffer.write(str(sum(map(int, data[1:n + 1]))).encode() + b'\\n')\n"
+        "sys.stdout.write('done\\n')\n"
+    )
+    r = executor.run_stdio(fast, [("3\n1 2 3\n", "sum 6\ndone\n"), ("2\r\n5 6\r\n", "sum 11\ndone")])
+    assert r.all_passed, [(t.exec_outcome, t.error, t.result) for t in r.tests]
+    lines = "import sys\nfor line in sys.stdin:\n    print(repr(line))\n"
+    r = executor.run_stdio(lines, [("a\r\nb", "'a\\n'\n'b'\n")])
+    assert r.all_passed, [(t.exec_outcome, t.error, t.result) for t in r.tests]
+    r = executor.run_stdio(
+        "import sys\nsys.stdout.buffer.write(b'x' * 4096)\n", [("", "x")], Limits(output_bytes=1024)
+    )
+    assert r.tests[0].exec_outcome is ExecOutcome.RUNTIME_ERROR and "output limit" in r.tests[0].error
+
+
 def test_dead_worker_is_retried_then_reported(add_problem):
     with Executor(workers=1) as ex:
         assert ex.run(add_problem, ADD_REFERENCE).all_passed

@@ -366,19 +366,34 @@ def _traced_run(
     return out
 
 
-class _CappedOutput(io.StringIO):
-    """stdout for stdin/stdout-style programs; raises once the cap is exceeded."""
+class _CappedBytes(io.BytesIO):
+    """The bytes under a stdin/stdout-style program's stdout; raises once the cap is exceeded."""
 
     def __init__(self, cap: int) -> None:
         super().__init__()
         self.cap = cap
         self.size = 0
 
-    def write(self, s: str) -> int:
-        self.size += len(s)
+    def write(self, b: Any) -> int:
+        self.size += memoryview(b).nbytes
         if self.size > self.cap:
             raise OSError("output limit exceeded")
-        return super().write(s)
+        return super().write(b)
+
+    def close(self) -> None:
+        """Kept open: the text stream over it closes it when replaced (or when the program closes
+        sys.stdout), and what was written is read after that."""
+
+
+def _stdio_streams(text: str, cap: int) -> tuple[io.TextIOWrapper, io.TextIOWrapper, _CappedBytes]:
+    """stdin holding `text` and a capped stdout, text streams over bytes as a real process's are:
+    competitive programs read `sys.stdin.buffer` and write `sys.stdout.buffer`, stdin reads with
+    universal newlines, and stdout is block-buffered as when it is a pipe (so text printed and not
+    flushed comes after bytes written to `.buffer`, as under a judge). The third item holds the bytes
+    written; flush stdout before reading it."""
+    stdin = io.TextIOWrapper(io.BytesIO(text.encode("utf-8", "surrogatepass")), "utf-8", "surrogatepass")
+    captured = _CappedBytes(cap)
+    return stdin, io.TextIOWrapper(captured, "utf-8", "surrogatepass", newline="\n"), captured
 
 
 def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter) -> None:
@@ -389,12 +404,16 @@ def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter
     code_obj = prepared[0]
     for i in order:
         out.progress(i, PHASE_CALL)
-        captured = _CappedOutput(job["output_bytes"])
-        sys.stdin, sys.stdout = io.StringIO(job["tests"][i]), captured
+        stdin, stdout, captured = _stdio_streams(job["tests"][i], job["output_bytes"])
+        sys.stdin, sys.stdout = stdin, stdout
         failure = None
         c0, t0 = _cpu(), _perf()
         try:
-            exec(code_obj, {"__name__": "__main__"})
+            try:
+                exec(code_obj, {"__name__": "__main__"})
+            finally:  # what it printed last, as at a process's exit (over the cap: its failure)
+                if not stdout.closed:
+                    stdout.flush()
         except SystemExit as e:
             if e.code not in (None, 0):
                 failure = {"o": "RUNTIME_ERROR", "e": f"SystemExit: {e.code}"[:_ERROR_TEXT]}
@@ -403,7 +422,8 @@ def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter
         t1, c1 = _perf(), _cpu()
         sys.stdout = sys.__stdout__
         if failure is None:
-            out.send(VALUE, i, value_payload(t1 - t0, c1 - c0, None, _dumps(captured.getvalue())))
+            text = captured.getvalue().decode("utf-8", "replace")  # (bytes written to .buffer may be any)
+            out.send(VALUE, i, value_payload(t1 - t0, c1 - c0, None, _dumps(text)))
         else:
             out.send_json(ERROR, i, failure)
             if job["stop_on_first_fail"]:
