@@ -190,9 +190,10 @@ def test_literals_too_big_or_ill_typed_stay_unparsed_without_building_them():
 
 
 def test_float_tolerance_asserts_become_float_comparisons():
-    """`abs(candidate(...) - x) < tol` and `math.isclose(candidate(...), x)` were unparsed; they are
-    `== float(x)` (the sandbox compares floats within LeetCode's 1e-5). An int x becomes a float, so
-    that an answer within tolerance of it passes, as the assert meant."""
+    """`abs(candidate(...) - x) < tol` and `math.isclose(candidate(...), x, abs_tol=tol)` were unparsed;
+    with a tolerance within 10x of 1e-5 they are `== float(x)` (the sandbox compares floats within
+    LeetCode's 1e-5). An int x becomes a float, so that an answer within tolerance of it passes, as
+    the assert meant."""
     row = by_id(V020, "median-of-two-sorted-arrays")
     original = problem_from_row(row)
     lines = row["test"].splitlines()
@@ -204,8 +205,8 @@ def test_float_tolerance_asserts_become_float_comparisons():
             [
                 f"assert abs({call} - {expected}) < 1e-5",
                 f"assert abs({expected} - {call}) <= 1e-6",
-                f"assert math.isclose({call}, {expected}, rel_tol=1e-9)",
-                f"assert isclose({expected}, {call})",
+                f"assert math.isclose({call}, {expected}, rel_tol=1e-9, abs_tol=1e-5)",
+                f"assert isclose({expected}, {call}, abs_tol=1e-4)",
             ][i % 4]
         )
     test = "def check(candidate):\n" + "".join(f"    {a}\n" for a in rewritten)
@@ -218,7 +219,7 @@ def test_float_tolerance_asserts_become_float_comparisons():
     assert type(tests[0].expected) is float and tests[0].expected == 3.0
     tests, unparsed = parse_check(
         "def check(candidate):\n    import math\n    from math import isclose as close\n"
-        "    assert math.isclose(candidate(x = 1), 0.5)\n"
+        "    assert math.isclose(candidate(x = 1), 0.5, abs_tol=1e-5)\n"
     )
     assert len(tests) == 1 and not unparsed
     _, unparsed = parse_check("def check(candidate):\n    from os import path as candidate\n")
@@ -245,6 +246,13 @@ def test_float_tolerance_asserts_run_the_reference_to_a_pass(executor):
         "assert abs(candidate(x = 1) - candidate(x = 2)) < 1e-5",
         "assert not math.isclose(candidate(x = 1), 2.5)",
         "assert math.isclose(candidate(x = 1), 2.5, 1e-3)",
+        # a stated tolerance the sandbox's 1e-5 does not mean: looser fails right answers, tighter (or
+        # isclose's relative default) passes wrong ones
+        "assert abs(candidate(x = 1) - 2.5) < 1e-2",
+        "assert abs(candidate(x = 1) - 2.5) < 1e-9",
+        "assert math.isclose(candidate(x = 1), 2.5)",
+        "assert math.isclose(candidate(x = 1), 2.5, rel_tol=0.1)",
+        "assert math.isclose(candidate(x = 1), 2.5, abs_tol=1e-2)",
         "assert numpy.isclose(candidate(x = 1), 2.5)",
         "assert candidate(x = 1) is True",
         "assert candidate(x = 1) == 1 and candidate(x = 2) == 2",

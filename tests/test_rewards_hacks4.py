@@ -404,3 +404,39 @@ def test_an_annotation_that_computes_is_code_run_from_text() -> None:
 )
 def test_forward_references_are_not_dynamic(code: str) -> None:
     assert not runs_code_from_text(parse_or_none(code))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # a Literal's values and Annotated's metadata are text, never evaluated by get_type_hints
+        "from typing import Literal\ndef f(d: Literal['turn-left', 'turn-right']):\n    return d\n",
+        "from typing import Annotated\ndef f(n: Annotated[int, '1 <= n <= 10^5'], v: Annotated[float, 'm/s']):\n"
+        "    return n\n",
+        "from dataclasses import dataclass\nfrom typing import Literal\n@dataclass\nclass A:\n"
+        "    kind: Literal['x-y'] = 'x-y'\n",
+        # a function's own variables named like modules, or with attributes named like them
+        "def f(p):\n    return p.sys\n",
+        "def f(dna):\n    return dna.nt + dna.os\n",
+        "def f(tests):\n    return [test.support for test in tests]\n",
+        "def f(logging):\n    return logging.config\n",
+        "def f(a):\n    return getattr(a, 'config')\n",
+    ],
+)
+def test_ordinary_names_and_annotations_are_not_dynamic(code: str) -> None:
+    """False positives of round 4's checks (found in review): each zeroed an honest solution's
+    comment score and capped its maintainability at 0.1."""
+    assert not runs_code_from_text(parse_or_none(code))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def g(x: Annotated['BOX.update(r=1) or int', 1]):\n    return x\n",  # the type itself: evaluated
+        "def g():\n    import shutil as p\n    return h(p.os)\n",  # an imported local is a module
+        "import logging\nx = logging.config\n",
+        "def f():\n    return test.support\n",  # `test` bound nowhere: the module a harness may hold
+    ],
+)
+def test_modules_and_evaluated_annotations_stay_dynamic(code: str) -> None:
+    assert runs_code_from_text(parse_or_none(code))

@@ -165,6 +165,14 @@ def test_a_value_far_longer_than_the_expected_one_is_never_decoded(executor):
     assert spent < 1.5, spent  # the caller's CPU (all its threads) for the whole submission
 
 
+def test_an_integer_equal_to_an_exponent_float_is_still_decoded(executor):
+    """The length bound above must not fail a right answer: `1e200` expected is matched by the
+    201-digit integer 10**200, whose text is 50 times longer (found in review)."""
+    problem = make_problem("add", ["assert candidate(a=100, b=200) == [1e200] * 100"])
+    r = executor.run(problem, solution("return [10 ** b] * a\n"), LIMITS)
+    assert r.ok and outcomes(r) == ["PASSED"], (outcomes(r), r.tests[0].error)
+
+
 def test_a_counter_is_read_as_the_kernel_allows():
     """The instruction count is a figure measured outside the child, read from a perf event's file.
     Such a file has no position: `pread` on it fails (ESPIPE) on this kernel, so on a machine with

@@ -2,8 +2,9 @@
 
 Each assert becomes a TestCase (keyword/positional arguments, expected value, comparison mode):
 `candidate(...) == value`, `is_same_list`/`is_same_tree(candidate(...), ...)`, and the float checks
-`abs(candidate(...) - x) < tol` and `math.isclose(candidate(...), x)`, which become `==` against
-float(x): the sandbox compares floats within LeetCode's 1e-5, as it does for `== 2.5`. The check's
+`abs(candidate(...) - x) < tol` and `math.isclose(candidate(...), x, abs_tol=tol)` with `tol` within
+10x of 1e-5 (`FLOAT_TOLERANCE_BAND`), which become `==` against float(x): the sandbox compares floats
+within LeetCode's 1e-5, as it does for `== 2.5`. The check's
 parameter may have any name. Anything outside the small literal language below (which includes
 `[0] * n`, `"a" * n` and `+` of sequences, within `MAX_LITERAL_ITEMS`) is reported as unparsed
 with its reason.
@@ -232,6 +233,7 @@ def _float_check(test: ast.expr, name: str) -> tuple[tuple[Arg, ...], float] | N
         tolerance = _number(literal(test.comparators[0]), "tolerance")
         if not tolerance > 0:
             raise NotLiteral("float check with a tolerance that is not positive")
+        _check_tolerance(tolerance)
         return _candidate_call(a, name), float(_number(literal(b), "expected value"))
     if isinstance(test, ast.Call) and _called_name(test.func) == "isclose":
         if len(test.args) != 2 or any(k.arg not in ("rel_tol", "abs_tol") for k in test.keywords):
@@ -239,10 +241,26 @@ def _float_check(test: ast.expr, name: str) -> tuple[tuple[Arg, ...], float] | N
         a, b = test.args
         if not _is_candidate_call(a, name):
             a, b = b, a
-        for k in test.keywords:
-            _number(literal(k.value), k.arg or "tolerance")
+        given = {k.arg: _number(literal(k.value), k.arg or "tolerance") for k in test.keywords}
+        if "abs_tol" not in given:
+            raise NotLiteral("isclose without abs_tol compares relatively; the sandbox compares within 1e-5")
+        _check_tolerance(given["abs_tol"])
+        if given.get("rel_tol", 0.0) > FLOAT_TOLERANCE_BAND[1]:
+            raise NotLiteral(f"isclose with rel_tol {given['rel_tol']}; the sandbox compares within 1e-5")
         return _candidate_call(a, name), float(_number(literal(b), "expected value"))
     return None
+
+
+#: the tolerances a float check may state to become `== float(x)`: the sandbox compares floats within
+#: 1e-5 (LeetCode's judge), so a check within 10x of that means the same; a looser one would fail
+#: answers the dataset accepts, a tighter one pass answers it rejects (left unparsed, with the reason)
+FLOAT_TOLERANCE_BAND = (1e-6, 1e-4)
+
+
+def _check_tolerance(tolerance: float) -> None:
+    low, high = FLOAT_TOLERANCE_BAND
+    if not low <= tolerance <= high:
+        raise NotLiteral(f"float check with tolerance {tolerance}; the sandbox compares within 1e-5")
 
 
 def _called_name(func: ast.expr) -> str | None:

@@ -208,6 +208,9 @@ class _Program:
     regex_names: frozenset[str]
     #: name -> the module an ``import`` binds to it (``L`` -> ``logging`` for ``import logging as L``)
     modules: dict[str, str]
+    #: ids of the Name nodes that are a function's own local (a parameter, a variable) bound by no
+    #: import: ``p.sys``, ``test.support`` or ``getattr(a, "config")`` there is the program's data
+    plain_locals: frozenset[int]
 
 
 def _module_names(nodes: list[ast.AST], modules: frozenset[str], own: frozenset[str]) -> frozenset[str]:
@@ -249,8 +252,11 @@ def _module_aliases(nodes: list[ast.AST]) -> dict[str, str]:
     """name -> the module an import binds to it: ``import logging`` and ``import logging.handlers``
     bind ``logging``; ``import logging as L`` binds ``L``; ``from unittest import mock`` binds
     ``mock`` to ``unittest.mock``. Parents of runner submodules are known by their own names too
-    (a harness may have imported ``logging`` for the program)."""
-    aliases = {path.split(".")[0]: path.split(".")[0] for path in _RUNNER_MODULES if "." in path}
+    (a harness may have imported ``logging`` for the program), unless the program binds that name
+    itself (``for test in tests``, a parameter ``logging``)."""
+    own = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    own |= {n.arg for n in nodes if isinstance(n, ast.arg)}
+    aliases = {name: name for name in _RUNNER_PARENTS if name not in own}
     for node in nodes:
         if isinstance(node, ast.Import):
             for a in node.names:
@@ -458,6 +464,7 @@ def _reaches_dynamic_code(node: ast.AST, program: _Program) -> bool:
         # a module's attribute holding `os` or `sys` is that module (`tempfile._os`, `random._sys`)
         inner = node.value.attr if isinstance(node.value, ast.Attribute) else ""
         module = program.modules.get(node.value.id, "") if isinstance(node.value, ast.Name) else ""
+        module = "" if _plain_local(node.value, program) else module  # `def f(logging): logging.config`
         module = module or (inner if inner in _RUNNER_PARENTS else "")  # `x.logging.config`
         return (
             node.attr in _DYNAMIC
@@ -500,9 +507,10 @@ def _reaches_dynamic_code(node: ast.AST, program: _Program) -> bool:
         if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
             return True  # a computed name can be anything
         # `getattr(shutil, "os")`: a module that spawns or reaches every module, by a constant name;
-        # `getattr(logging, "config")`: a runner submodule
+        # `getattr(logging, "config")`: a runner submodule (not of a function's own variable)
         parts = set(name.value.split("."))
-        return bool(parts & (_MODULE_VALUES | _SPAWN | _GC_INTROSPECTION | _RUNNER_LEAVES))
+        leaves = _RUNNER_LEAVES if not (node.args and _plain_local(node.args[0], program)) else frozenset()
+        return bool(parts & (_MODULE_VALUES | _SPAWN | _GC_INTROSPECTION | leaves))
     return False
 
 
@@ -522,11 +530,18 @@ def _module_escapes(nodes: list[ast.AST], program: _Program) -> bool:
                 isinstance(n, ast.Attribute)
                 and n.attr in _OS_MODULES | _SYS_MODULES
                 and _receiver(n) not in _SELF
+                and not _plain_local(n.value, program)  # `def f(dna): dna.nt` is its data
             )
         )
         for n in nodes
         if isinstance(n, (ast.Name, ast.Attribute))
     )
+
+
+def _plain_local(node: ast.AST, program: _Program) -> bool:
+    """A name that is a function's own local bound by no import (a parameter, a variable): what it
+    holds is the program's data, unless a module was passed in, which the module checks catch."""
+    return isinstance(node, ast.Name) and id(node) in program.plain_locals
 
 
 def _is_program_text(node: ast.AST) -> bool:
@@ -573,13 +588,42 @@ def _annotations(nodes: list[ast.AST]) -> list[ast.expr]:
     return [a for a in found if a is not None]
 
 
+def _type_parts(annotation: ast.expr) -> list[ast.AST]:
+    """The nodes of an annotation that ``get_type_hints`` reads as types: not the values of
+    ``Literal["a-b"]`` nor the metadata of ``Annotated[int, "1 <= n <= 10^5"]``, which stay text."""
+    found: list[ast.AST] = []
+    stack: list[ast.AST] = [annotation]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        if isinstance(node, ast.Subscript):
+            head = node.value
+            name = (
+                head.id
+                if isinstance(head, ast.Name)
+                else head.attr
+                if isinstance(head, ast.Attribute)
+                else ""
+            )
+            stack.append(head)
+            if name == "Literal":
+                continue
+            if name == "Annotated" and isinstance(node.slice, ast.Tuple) and node.slice.elts:
+                stack.append(node.slice.elts[0])
+                continue
+            stack.append(node.slice)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def _runs_annotation_text(nodes: list[ast.AST]) -> bool:
     """A string annotation that is an expression beyond a type (``x: "box.update(r=...) or int"``):
     ``typing.get_type_hints`` evaluates it, and ``functools.singledispatch``'s ``register`` calls
     that on the function it is handed, so the text runs. A forward reference (``"TreeNode"``,
     ``"Optional[List['Node']]"``, ``"int | None"``) holds names, subscripts and unions only."""
     for annotation in _annotations(nodes):
-        for node in ast.walk(annotation):
+        for node in _type_parts(annotation):
             if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
                 continue
             try:
@@ -625,14 +669,17 @@ def runs_code_from_text(tree: ast.AST) -> bool:
     is a local of a function named like a builtin (its own nested ``def eval():``) and a class's own
     method called as ``self.eval()``."""
     nodes = list(ast.walk(tree))  # (walked once: every check below reads the same nodes)
+    locals_ = _function_locals(tree)
+    imported = {(a.asname or a.name).split(".")[0] for a in nodes if isinstance(a, ast.alias)}
     program = _Program(
-        exempt=frozenset(
-            _function_locals(tree) | _own_methods(nodes) | _bare_strings(nodes) | _import_bound(tree, nodes)
-        ),
+        exempt=frozenset(locals_ | _own_methods(nodes) | _bare_strings(nodes) | _import_bound(tree, nodes)),
         os_names=_module_names(nodes, _OS_MODULES, frozenset({"os", "posix"})),
         sys_names=_module_names(nodes, frozenset({"sys", "_sys"}), frozenset({"sys"})),
         regex_names=_module_names(nodes, _REGEX, _REGEX),
         modules=_module_aliases(nodes),
+        plain_locals=frozenset(
+            id(n) for n in nodes if isinstance(n, ast.Name) and id(n) in locals_ and n.id not in imported
+        ),
     )
     return (
         _passes_lookup(nodes, program)
