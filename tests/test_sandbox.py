@@ -209,8 +209,9 @@ def test_stdio_programs(executor):
 
 def test_stdio_programs_may_use_the_byte_streams(executor):
     """Competitive programs read `sys.stdin.buffer` and write `sys.stdout.buffer` for speed, mixed
-    with print; stdin reads as real stdin does (universal newlines). They failed every test with
-    AttributeError: stdin and stdout were StringIOs, a correct program judged wrong."""
+    with print, or read file descriptor 0 (`open(0).read()`); stdin reads as real stdin does
+    (universal newlines). They failed every test (AttributeError, or nothing read): stdin and stdout
+    were StringIOs and fd 0 was /dev/null, a correct program judged wrong."""
     fast = (
         "import sys\n"
         "data = sys.stdin.buffer.read().split()\n"
@@ -223,6 +224,12 @@ def test_stdio_programs_may_use_the_byte_streams(executor):
     assert r.all_passed, [(t.exec_outcome, t.error, t.result) for t in r.tests]
     lines = "import sys\nfor line in sys.stdin:\n    print(repr(line))\n"
     r = executor.run_stdio(lines, [("a\r\nb", "'a\\n'\n'b'\n")])
+    assert r.all_passed, [(t.exec_outcome, t.error, t.result) for t in r.tests]
+    # file descriptor 0 holds the input too: `open(0)` and `os.read(0, n)`, each test its own
+    fd0 = "print(sum(map(int, open(0).read().split())))\n"  # (closes fd 0, as in a process)
+    r = executor.run_stdio(fd0, [("1 2 3\n", "6"), ("4\n5\n", "9"), ("", "0")])
+    assert r.all_passed, [(t.exec_outcome, t.error, t.result) for t in r.tests]
+    r = executor.run_stdio("import os\nprint(os.read(0, 100).decode())", [("ab\n", "ab"), ("cde", "cde")])
     assert r.all_passed, [(t.exec_outcome, t.error, t.result) for t in r.tests]
     r = executor.run_stdio(
         "import sys\nsys.stdout.buffer.write(b'x' * 4096)\n", [("", "x")], Limits(output_bytes=1024)

@@ -16,6 +16,7 @@ import _tracemalloc
 import gc
 import io
 import json
+import os
 import resource
 import sys
 import time
@@ -396,6 +397,38 @@ def _stdio_streams(text: str, cap: int) -> tuple[io.TextIOWrapper, io.TextIOWrap
     return stdin, io.TextIOWrapper(captured, "utf-8", "surrogatepass", newline="\n"), captured
 
 
+def _stdin_descriptor(data: bytes) -> None:
+    """File descriptor 0 holding a test's input, as a process's stdin is (`open(0).read()`,
+    `os.read(0, n)`): a file in the work directory, written, opened read-only and unlinked. Where the
+    scratch has no room for it (1 MiB, shared with the candidate's own files) fd 0 is `/dev/null`."""
+    name = f".stdin-{os.getpid()}"
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
+    source = os.open(os.devnull, os.O_RDONLY)
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        written = os.open(name, os.O_RDONLY | os.O_NOFOLLOW)
+        os.close(source)
+        source = written
+    except OSError:
+        pass
+    finally:
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
+    os.dup2(source, 0)
+    os.close(source)
+
+
 def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter) -> None:
     """Program-style tests (ExecEval): run the whole program per test with stdin; stdout is the result."""
     prepared = _prepare(job, out, NO_PREAMBLE, instrumented=False)
@@ -406,6 +439,7 @@ def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter
         out.progress(i, PHASE_CALL)
         stdin, stdout, captured = _stdio_streams(job["tests"][i], job["output_bytes"])
         sys.stdin, sys.stdout = stdin, stdout
+        _stdin_descriptor(stdin.buffer.getvalue())
         failure = None
         c0, t0 = _cpu(), _perf()
         try:
