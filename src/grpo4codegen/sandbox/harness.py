@@ -439,11 +439,12 @@ def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter
         out.progress(i, PHASE_CALL)
         stdin, stdout, captured = _stdio_streams(job["tests"][i], job["output_bytes"])
         sys.stdin, sys.stdout = stdin, stdout
-        _stdin_descriptor(stdin.buffer.getvalue())
         failure = None
         c0, t0 = _cpu(), _perf()
         try:
             try:
+                # (inside: a program that used up its descriptors in an earlier test fails this one)
+                _stdin_descriptor(stdin.buffer.getvalue())
                 exec(code_obj, {"__name__": "__main__"})
             finally:  # what it printed last, as at a process's exit (over the cap: its failure)
                 if not stdout.closed:
