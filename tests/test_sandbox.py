@@ -635,3 +635,17 @@ def test_bench_sandbox_reports_its_figures(capsys):
     )
     assert summary["floor_over_ours"] > 0 and math.isfinite(summary["overhead_ms_per_submission"])
     assert summary["speedup_vs_process_per_test"] is None and summary["floor_over_ours_metrics"] is None
+
+
+def test_children_start_from_the_same_state(executor, add_problem):
+    """Children are forked without CPython's at-fork hooks (`bare_fork`), from a forker that rehearsed
+    the harness: each starts from the same `random` state (the same submission draws the same
+    numbers on every run, on every worker), and with no namespace left over from the rehearsal."""
+    code = (
+        "import random, sys\nclass Solution:\n    def add(self, a, b):\n"
+        "        return [random.random(), random.randrange(10**9), sorted(sys.modules['solution'].__dict__)]\n"
+    )
+    runs = [[t.result for t in executor.run(add_problem, code).tests] for _ in range(4)]
+    assert all(run == runs[0] for run in runs), runs  # test by test, the same draws in every run
+    assert len(set(runs[0])) == 3  # (the tests of a run share one child: its draws go on)
+    assert all('"Pair"' not in shown for shown in runs[0])  # (a name the rehearsal's preamble defines)
