@@ -649,3 +649,36 @@ def test_children_start_from_the_same_state(executor, add_problem):
     assert all(run == runs[0] for run in runs), runs  # test by test, the same draws in every run
     assert len(set(runs[0])) == 3  # (the tests of a run share one child: its draws go on)
     assert all('"Pair"' not in shown for shown in runs[0])  # (a name the rehearsal's preamble defines)
+
+
+def test_the_forker_forks_each_child_ahead_of_its_job(add_problem):
+    """The forker's spawner forks the next child before its job comes (`LocalSpawner.prepare`) and
+    hands the job to it; a standby child that died or was stopped meanwhile is reaped, and the job
+    gets a child forked there and then. Either way the job runs as it would have."""
+    from grpo4codegen.sandbox import worker as worker_mod
+    from grpo4codegen.sandbox.isolation import IsolationConfig
+
+    w = worker_mod.Worker(
+        IsolationConfig(network=False, filesystem=False, drop_privileges=False, seccomp=False)
+    )
+    spawner = worker_mod.LocalSpawner(w, forker=True)
+    w.spawner = spawner
+    with Executor(workers=1) as ex:
+        job, body = ex._job(Submission(add_problem, ADD_REFERENCE), Limits())
+    try:
+        for damage in (None, signal.SIGKILL, signal.SIGSTOP):
+            spawner.prepare()
+            standby = spawner._standby[0]
+            if damage is not None:
+                os.kill(standby, damage)
+                time.sleep(0.05)
+            header, tail = w.run_job(job, body)
+            child = w._alive[0].pid
+            w.cleanup()
+            assert all("o" not in t for t in header["tests"]), header  # every test returned a value
+            assert (child == standby) == (damage is None)
+            assert spawner._standby is None  # (used, or reaped: the next comes at the next prepare)
+            with pytest.raises(ChildProcessError):
+                os.waitpid(standby, os.WNOHANG)  # the standby was reaped, not left a zombie
+    finally:
+        spawner.close()

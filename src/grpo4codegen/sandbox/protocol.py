@@ -271,6 +271,9 @@ def load_preamble(field: Any) -> CodeType | None:
 FORKER_REQUEST = struct.Struct("<cqqqq")
 FORKER_REPLY = struct.Struct("<qqdq")
 SPAWN, REAP, WARM = b"S", b"R", b"W"
+#: forker -> a standby child (forked ahead of its job): serial, address-space limit (bytes), CPU
+#: seconds, with the job file and the result pipe's write end attached, as SPAWN brought them
+HANDOFF = struct.Struct("<qqq")
 #: the longest import statements' text a WARM message carries, and the longest message
 WARM_TEXT_MAX = 4096
 WARM_MAX = FORKER_REQUEST.size + WARM_TEXT_MAX

@@ -925,19 +925,53 @@ def bare_fork() -> int:
     return pid
 
 
+def _standby(worker: Worker, sock: _socket.socket, parent: int) -> NoReturn:
+    """A child forked ahead of its job (`LocalSpawner.prepare`): it waits for the forker to hand it a
+    job (HANDOFF), then lives as `_child` does. Never returns."""
+    try:
+        if die_with_parent(parent):
+            own = sock.fileno()  # nothing else of the forker's: its link to the supervisor least of all
+            os.closerange(3, own)
+            os.closerange(own + 1, 65536)
+            fds = array.array("i")
+            message, ancillary, _, _ = sock.recvmsg(protocol.HANDOFF.size, _FD_SPACE)
+            for level, kind, data in ancillary:
+                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                    fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+            sock.close()
+            if len(message) == protocol.HANDOFF.size and len(fds) == 2:
+                serial, memory_limit, cpu = protocol.HANDOFF.unpack(message)
+                workdir = f"{scratch_dir()}/g4c-{parent}-{serial}"
+                _child(worker, fds[0], fds[1], workdir, memory_limit, cpu, parent)
+    finally:
+        os._exit(1)
+
+
+_FD_SPACE = _socket.CMSG_SPACE(2 * array.array("i").itemsize)  # ancillary room for two descriptors
+
+
 class LocalSpawner:
     """Forks children from the calling process, and kills and reaps them."""
 
-    def __init__(self, worker: Worker, bare: bool = False) -> None:
+    def __init__(self, worker: Worker, bare: bool = False, forker: bool = False) -> None:
         self.worker = worker
         #: fork with `bare_fork`: only for a process that has one thread, and keeps it so (the forker)
         self.bare = bare
+        #: the forker's: each child is forked ahead of its job (`prepare`), so that a job's child needs
+        #: no fork of its own
+        self.forker = forker
+        self._standby: tuple[int, _socket.socket] | None = None  # (pid, our end of its socket)
 
     def workdir(self, serial: int) -> str:
         return f"{scratch_dir()}/g4c-{os.getpid()}-{serial}"
 
     def spawn(self, job_fd: int, result_fd: int, serial: int, memory_mb: int, cpu: int) -> int:
-        """Fork a child that reads its job from `job_fd` and writes its records to `result_fd`."""
+        """A child that reads its job from `job_fd` and writes its records to `result_fd`: the standby
+        child where there is one, else one forked now."""
+        if self._standby is not None:
+            pid = self._hand_off(job_fd, result_fd, serial, memory_mb, cpu)
+            if pid:
+                return pid
         workdir = self.workdir(serial)
         memory_limit = address_space_now() + (memory_mb << 20)
         parent = os.getpid()
@@ -946,8 +980,60 @@ class LocalSpawner:
             _child(self.worker, job_fd, result_fd, workdir, memory_limit, cpu, parent)
         return pid
 
+    def prepare(self) -> None:
+        """Fork the next child ahead of its job, if enabled and there is none. Called only when no
+        other submission's code can run (at start, and once a child was killed), so that a standby
+        child never waits beside another submission's: it holds nothing until its job is handed to it
+        (its descriptors, not its contents: the forker never reads a job), and being forked from the
+        non-dumpable forker it is closed to a candidate's ptrace and /proc reads meanwhile."""
+        if not self.forker or self._standby is not None:
+            return
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+        parent = os.getpid()
+        try:
+            pid = bare_fork() if self.bare else os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return  # (the next job's child is forked when it is needed)
+        if pid == 0:
+            ours.close()
+            _standby(self.worker, theirs, parent)
+        theirs.close()
+        self._standby = (pid, ours)
+
+    def close(self) -> None:
+        """Kill and reap the standby child, if any (the forker's end: its own exit does it too)."""
+        if self._standby is not None:
+            pid, sock = self._standby
+            self._standby = None
+            sock.close()
+            self.reap(pid)
+
+    def _hand_off(self, job_fd: int, result_fd: int, serial: int, memory_mb: int, cpu: int) -> int:
+        """Give the standby child its job; its pid, or 0 when it is gone or stopped (it is then reaped)."""
+        assert self._standby is not None
+        pid, sock = self._standby
+        self._standby = None
+        try:
+            if os.waitpid(pid, os.WNOHANG | os.WUNTRACED) != (0, 0):  # it died, or was stopped
+                raise OSError("the standby child is not waiting")
+            fds = array.array("i", (job_fd, result_fd))
+            memory_limit = address_space_now() + (memory_mb << 20)  # (the child's, as forked from us)
+            sock.sendmsg(
+                [protocol.HANDOFF.pack(serial, memory_limit, cpu)],
+                [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)],
+            )
+        except OSError:
+            self.reap(pid)
+            return 0
+        finally:
+            sock.close()
+        return pid
+
     def warm(self, imports: str) -> bool:
-        """Warm a namespace with these import statements, in this process (which forks the children)."""
+        """Warm a namespace with these import statements, in this process (which forks the children).
+        A standby child forked before has none: the first child after a WARM runs the whole preamble."""
         if len(self.worker.warm_namespaces) >= MAX_WARM_PREAMBLES:
             return False
         module = warm_namespace(imports)
@@ -958,19 +1044,28 @@ class LocalSpawner:
         return True
 
     @staticmethod
-    def reap(pid: int) -> tuple[int, float, int] | None:
-        """SIGKILL the child's process group, reap it: (exit status, CPU seconds, peak RSS KiB), or
-        None if it is not our child (any more)."""
+    def kill(pid: int) -> None:
+        """SIGKILL the child's process group, and the child."""
         for target in (-pid, pid):
             try:
                 os.kill(target, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):  # gone already (or a group member left it)
                 pass
+
+    @staticmethod
+    def wait(pid: int) -> tuple[int, float, int] | None:
+        """Reap a child: (exit status, CPU seconds, peak RSS KiB), or None if it is not our child."""
         try:
             _, status, rusage = os.wait4(pid, 0)
         except ChildProcessError:
             return None
         return status, rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss
+
+    def reap(self, pid: int) -> tuple[int, float, int] | None:
+        """SIGKILL the child's process group, reap it: (exit status, CPU seconds, peak RSS KiB), or
+        None if it is not our child (any more)."""
+        self.kill(pid)
+        return self.wait(pid)
 
 
 class RemoteSpawner:
@@ -1013,11 +1108,11 @@ class RemoteSpawner:
 def _forker(worker: Worker, sock: _socket.socket) -> None:
     """The worker's own loop once the supervisor runs: fork and reap children on its requests, and
     nothing else. It reads no job, so a child forked from it inherits none."""
-    local = LocalSpawner(worker, bare=single_threaded())
-    fd_space = _socket.CMSG_SPACE(2 * array.array("i").itemsize)
+    local = LocalSpawner(worker, bare=single_threaded(), forker=True)
+    local.prepare()
     while True:
         try:
-            message, ancillary, _, _ = sock.recvmsg(protocol.WARM_MAX, fd_space)
+            message, ancillary, _, _ = sock.recvmsg(protocol.WARM_MAX, _FD_SPACE)
         except ConnectionResetError:
             return
         fds = array.array("i")
@@ -1043,6 +1138,8 @@ def _forker(worker: Worker, sock: _socket.socket) -> None:
             for fd in fds:
                 os.close(fd)
         sock.send(protocol.FORKER_REPLY.pack(*reply))
+        if what == protocol.REAP:  # a child is gone: the next one is forked now, while the supervisor goes on
+            local.prepare()
 
 
 def serve(worker: Worker, in_fd: int, out_fd: int) -> None:
