@@ -27,13 +27,22 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from types import CodeType
 from typing import Any
 
 from ..data.problems import Problem
 from ..errors import IsolationError
 from .harness import encode_args
 from .isolation import IsolationConfig, missing_layers
-from .protocol import compiled_preamble, parse_value_payload, read_frame, split_preamble, write_frame
+from .protocol import (
+    compiled_preamble,
+    job_body,
+    job_members,
+    parse_value_payload,
+    read_frame,
+    split_preamble,
+    write_frame,
+)
 from .sizing import embedded_pool_size
 from .types import ExecOutcome, ExecutionResult, Limits, TestResult
 from .values import expected_canonical, matches, short_repr
@@ -87,8 +96,8 @@ class _Prepared:
     encoded_args: list[str]
     expected: list[Any]
     expected_json: list[bytes | None]
-    preamble_split: tuple[str, list[Any] | None] | None  # see protocol.split_preamble
-    #: the problem's part of every job for it (tests, preamble, names), encoded once: JSON members
+    preamble_split: tuple[str, CodeType | None] | None  # see protocol.split_preamble
+    #: the problem's part of every job for it (tests, preamble, names), encoded once (`job_members`)
     job_members: bytes
 
 
@@ -212,7 +221,8 @@ class _WorkerHandle:
 
     def request(self, job: dict[str, Any], timeout: float, body: bytes = b"") -> tuple[dict[str, Any], bytes]:
         """The worker's reply: a JSON header and a tail holding the tests' value payloads. `job`: the
-        fields the worker reads; `body`: the whole job's JSON text, which only its children read."""
+        fields the worker reads; `body`: the whole job (`protocol.job_body`), which only its children
+        read."""
         try:
             write_frame(self.to_worker, job, body)
         except OSError as e:
@@ -276,7 +286,7 @@ class Executor:
         self._started = 0
         self._lock = threading.Lock()
         self._prepared: collections.OrderedDict[int, _Prepared] = collections.OrderedDict()
-        self._preambles: dict[str, tuple[list[Any] | None, tuple[str, list[Any] | None] | None]] = {}
+        self._preambles: dict[str, tuple[CodeType | None, tuple[str, CodeType | None] | None]] = {}
         self._job_ids = iter(range(1, sys.maxsize))
         self._closed = False
         self._threads = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="g4c-exec")
@@ -445,13 +455,14 @@ class Executor:
         with self._lock:
             self.stats.submissions += 1
             self.stats.tests += len(tests)
-            self.stats.outcomes.update(t.exec_outcome.value for t in tests)
+            counts = collections.Counter(t.exec_outcome for t in tests)  # (an enum's .value is slow)
+            self.stats.outcomes.update({outcome.value: n for outcome, n in counts.items()})
         return result
 
     def _job(self, submission: Submission | StdioSubmission, limits: Limits) -> tuple[dict[str, Any], bytes]:
-        """(what the worker reads, the whole job's JSON text for its children). The worker reads the
-        limits and the number of tests, never the tests or the code; a problem's part of the text is
-        encoded once (`_prepare`), so a submission costs only the encoding of its code."""
+        """(what the worker reads, the whole job for its children: `protocol.job_body`). The worker
+        reads the limits and the number of tests, never the tests or the code; a problem's part of the
+        job is encoded once (`_prepare`), so a submission costs only the encoding of its own fields."""
         if not isinstance(submission.code, str):
             raise TypeError(f"a submission's code must be a str, not {type(submission.code).__name__}")
         job: dict[str, Any] = {
@@ -472,9 +483,8 @@ class Executor:
             members = prepared.job_members
         else:
             job.update(mode="stdio", n=len(submission.cases))
-            members = json.dumps({"tests": [stdin for stdin, _ in submission.cases]}).encode()[1:-1]
-        own = json.dumps({**job, "code": submission.code}).encode()
-        return job, b"".join((own[:-1], b", ", members, b"}"))
+            members = job_members({"tests": [stdin for stdin, _ in submission.cases]})
+        return job, job_body({**job, "code": submission.code}, members)
 
     def _prepare(self, problem: Problem) -> _Prepared:
         key = id(problem)
@@ -496,7 +506,7 @@ class Executor:
             expected,
             [_json_bytes(e) for e in expected],
             split,
-            json.dumps(members).encode()[1:-1],
+            job_members(members),
         )
         with self._lock:
             self._prepared[key] = prepared
@@ -504,7 +514,7 @@ class Executor:
                 self._prepared.popitem(last=False)
         return prepared
 
-    def _compiled(self, preamble: str) -> tuple[list[Any] | None, tuple[str, list[Any] | None] | None]:
+    def _compiled(self, preamble: str) -> tuple[CodeType | None, tuple[str, CodeType | None] | None]:
         """A preamble compiled once per text (a dataset's problems mostly share one): whole, and split
         into its leading imports and the rest."""
         with self._lock:
@@ -576,30 +586,30 @@ def _verdicts(
 def _verdict(
     entry: dict[str, Any], payload: bytes | None, expected: Any, expected_json: bytes | None, stdio: bool
 ) -> TestResult:
-    # a timed test's entry holds its payload's size only; a traced one's adds memory and steps
-    metrics = (
-        {
-            "tracemalloc_current": entry.get("mc"),
-            "tracemalloc_peak": entry.get("mp"),
-            "steps": entry.get("st"),
-        }
-        if len(entry) > 1
-        else {}
-    )
     if "o" in entry:
-        return TestResult(
-            ExecOutcome(entry["o"]), error=entry.get("e", ""), skipped=bool(entry.get("skip")), **metrics
-        )
+        return TestResult(ExecOutcome(entry["o"]), error=entry.get("e", ""), skipped=bool(entry.get("skip")))
     if payload is None:
-        return TestResult(ExecOutcome.RUNTIME_ERROR, error="no result", **metrics)
+        result = TestResult(ExecOutcome.RUNTIME_ERROR, error="no result")
+    else:
+        result = _value_verdict(payload, expected, expected_json, stdio)
+    if len(entry) > 1:  # a timed test's entry holds its payload's size only; a traced one's adds these
+        result.tracemalloc_current, result.tracemalloc_peak = entry.get("mc"), entry.get("mp")
+        result.steps = entry.get("st")
+    return result
+
+
+def _value_verdict(payload: bytes, expected: Any, expected_json: bytes | None, stdio: bool) -> TestResult:
+    """The verdict on a value record: its JSON text against the expected value's."""
     try:
         seconds, cpu_seconds, instructions, text = parse_value_payload(payload)
     except ValueError:
-        return TestResult(ExecOutcome.RUNTIME_ERROR, error="malformed result record", **metrics)
-    metrics.update(time_consumed=seconds, cpu_time=cpu_seconds, cpu_instruction_count=instructions)
-    shown = _shown(text)
+        return TestResult(ExecOutcome.RUNTIME_ERROR, error="malformed result record")
     if expected_json is not None and text == expected_json:  # same JSON text: the same value
-        return TestResult(ExecOutcome.PASSED, result=shown, **metrics)
+        # (positional: TestResult's fields in order, the quickest way to build the most common one)
+        return TestResult(
+            ExecOutcome.PASSED, seconds, cpu_seconds, None, None, instructions, None, _shown(text)
+        )
+    shown = _shown(text)
     if (
         not stdio
         and expected_json is not None
@@ -608,14 +618,16 @@ def _verdict(
     ):  # never decoded: no correct value is written this much longer than the expected one
         return TestResult(
             ExecOutcome.WRONG_ANSWER,
+            seconds,
+            cpu_seconds,
+            cpu_instruction_count=instructions,
             result=shown,
             error=f"expected {_expected_text(expected, expected_json)} (the result is {len(text)} bytes of JSON)",
-            **metrics,
         )
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
-        return TestResult(ExecOutcome.RUNTIME_ERROR, error="malformed result record", **metrics)
+        return TestResult(ExecOutcome.RUNTIME_ERROR, error="malformed result record")
     try:
         if stdio and callable(expected):  # a caller's check of the stdout (e.g. a typed ExecEval output)
             ok = isinstance(value, str) and bool(expected(value))
@@ -624,12 +636,16 @@ def _verdict(
     except (RecursionError, ArithmeticError, ValueError, TypeError):  # the candidate's value, not ours
         ok = False
     if ok:
-        return TestResult(ExecOutcome.PASSED, result=shown, **metrics)
+        return TestResult(
+            ExecOutcome.PASSED, seconds, cpu_seconds, cpu_instruction_count=instructions, result=shown
+        )
     return TestResult(
         ExecOutcome.WRONG_ANSWER,
+        seconds,
+        cpu_seconds,
+        cpu_instruction_count=instructions,
         result=shown,
         error=f"expected {_expected_text(expected, expected_json)}",
-        **metrics,
     )
 
 
@@ -669,24 +685,36 @@ def check_claims(tests: list[TestResult], kernel: dict[str, Any], limits: Limits
     """Every figure measured inside the candidate's process is a claim: each must be a finite,
     non-negative number within what the worker observed (a test's time within the timed run's wall
     time, the tests' CPU time within the kernel's CPU time, memory within the limit); a claim that
-    fails is discarded (None), and a sum that contradicts the kernel's figure discards them all."""
+    fails is discarded (None), and a sum that contradicts the kernel's figure discards them all.
+    (A figure that is None already stays None: the checks below skip it, which runs once per test of
+    every submission.)"""
     wall, cpu = kernel["wall"], kernel["cpu"]
     time_cap = _allowance(wall) if wall is not None else limits.total_time_s * 2
     cpu_cap = _allowance(cpu) if cpu is not None else time_cap
     memory_cap = limits.memory_mb << 21  # twice the limit: tracemalloc never sees more than the limit
+    time_sum = cpu_sum = 0.0
     for t in tests:
-        t.time_consumed = _bounded(t.time_consumed, time_cap)
-        t.cpu_time = _bounded(t.cpu_time, min(cpu_cap, (t.time_consumed or 0.0) + CLAIM_SLACK_S))
+        seconds = t.time_consumed
+        if seconds is not None:
+            seconds = t.time_consumed = _bounded(seconds, time_cap)
+        if t.cpu_time is not None:
+            t.cpu_time = _bounded(t.cpu_time, min(cpu_cap, (seconds or 0.0) + CLAIM_SLACK_S))
         t.cpu_instruction_count = None  # never counted inside the child (see instructions_kernel)
-        t.tracemalloc_peak = _bounded(t.tracemalloc_peak, memory_cap)
-        t.tracemalloc_current = _bounded(t.tracemalloc_current, t.tracemalloc_peak or 0)
-        if t.tracemalloc_peak is None:
-            t.tracemalloc_current = None
-        t.steps = _bounded(t.steps, 1 << 62)
-    for name, cap in (("time_consumed", time_cap), ("cpu_time", cpu_cap)):
-        if sum(getattr(t, name) or 0.0 for t in tests) > cap:
-            for t in tests:
-                setattr(t, name, None)
+        if t.tracemalloc_peak is not None or t.tracemalloc_current is not None:
+            t.tracemalloc_peak = _bounded(t.tracemalloc_peak, memory_cap)
+            t.tracemalloc_current = (
+                None if t.tracemalloc_peak is None else _bounded(t.tracemalloc_current, t.tracemalloc_peak)
+            )
+        if t.steps is not None:
+            t.steps = _bounded(t.steps, 1 << 62)
+        time_sum += seconds or 0.0
+        cpu_sum += t.cpu_time or 0.0
+    if time_sum > time_cap:
+        for t in tests:
+            t.time_consumed = None
+    if cpu_sum > cpu_cap:
+        for t in tests:
+            t.cpu_time = None
 
 
 def _allowance(observed: float) -> float:

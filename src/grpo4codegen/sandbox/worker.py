@@ -154,7 +154,7 @@ class Worker:
         self._rerun_granted = False
         self._pending: list[str] = []  # work directories to remove after the reply
         self._alive: list[_ChildState] = []  # finished children, measured, to kill after the reply
-        self._raw_job: bytes | None = None  # the job's JSON text, as it came: what each child reads
+        self._raw_job: bytes | None = None  # the job's body (`job_body`), as it came: what each child reads
         #: who forks and reaps the children: this process (in-process use), or the worker's forker
         self.spawner: LocalSpawner | RemoteSpawner = LocalSpawner(self)
         #: the process that forks the children: namespaces warmed with a preamble's imports, by their text
@@ -207,7 +207,7 @@ class Worker:
             "preamble_code": protocol.compiled_preamble(preamble),
             "preamble_rest_code": split[1] if split else None,
         }
-        raw = json.dumps(job).encode()
+        raw = protocol.job_body(job)
         page = protocol.new_progress_page()
         sink = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
         try:
@@ -256,8 +256,9 @@ class Worker:
 
     def run_job(self, job: dict[str, Any], raw: bytes | None = None) -> tuple[dict[str, Any], bytes]:
         """Run every test of a job; returns the reply header and its tail (the value payloads). `raw`:
-        the whole job's JSON text as the executor sent it, which each child reads itself; `job` then
-        holds only what this process reads (limits, mode, `n` tests: never the tests or the code).
+        the whole job (`protocol.job_body`) as the executor sent it, which each child reads itself;
+        `job` then holds only what this process reads (limits, mode, `n` tests: never the tests or
+        the code).
         Without it, `job` is the whole job, encoded again for the children.
 
         First the timed run (one child, more after crashes), whose CPU time and peak memory the worker
@@ -328,7 +329,7 @@ class Worker:
         forked_at = time.monotonic()
         self.page[:] = _BLANK_PAGE  # nothing one child wrote there reaches the next
         protocol.write_progress(self.page, -1, protocol.PHASE_SETUP, forked_at)
-        job_fd = protocol.write_job_file(self._raw_job or json.dumps(job).encode(), order, traced)
+        job_fd = protocol.write_job_file(self._raw_job or protocol.job_body(job), order, traced)
         r, w = os.pipe()
         try:
             pid = self.spawner.spawn(job_fd, w, self.serial, job["memory_mb"], cpu)
