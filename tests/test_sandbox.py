@@ -682,3 +682,17 @@ def test_the_forker_forks_each_child_ahead_of_its_job(add_problem):
                 os.waitpid(standby, os.WNOHANG)  # the standby was reaped, not left a zombie
     finally:
         spawner.close()
+
+
+def test_text_of_a_str_subclass_runs_as_plain_text(executor, add_problem):
+    """A problem or a submission may hold its text as a subclass of str (numpy's str_, from a parquet
+    file): the job, which travels marshalled, carries it as plain text."""
+    import dataclasses
+
+    class Text(str):
+        pass
+
+    problem = dataclasses.replace(
+        add_problem, entry_point=Text(add_problem.entry_point), preamble=Text(add_problem.preamble)
+    )
+    assert executor.run(problem, Text(ADD_REFERENCE)).all_passed

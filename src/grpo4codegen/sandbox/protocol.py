@@ -261,13 +261,35 @@ JOB_HEAD = struct.Struct("<II")
 
 def job_members(fields: dict[str, Any]) -> bytes:
     """A problem's part of every job for it, encoded once (see `job_body`)."""
-    return marshal.dumps(fields)
+    return marshal.dumps(_plain(fields))
 
 
 def job_body(own: dict[str, Any], members: bytes = b"") -> bytes:
     """What a child reads of its job: a submission's own fields, then `job_members`' bytes."""
-    blob = marshal.dumps(own)
+    blob = marshal.dumps(_plain(own))
     return b"".join((JOB_HEAD.pack(sys.hexversion & 0xFFFFFFFF, len(blob)), blob, members))
+
+
+_MARSHAL_EXACT = (str, int, float, bool, type(None), bytes, CodeType)
+
+
+def _plain(value: Any) -> Any:
+    """`value` with subclasses of str, int and float (numpy's str_ from a parquet file, an IntEnum)
+    made plain, which marshal requires (JSON took them); lists and dicts walked."""
+    kind = type(value)
+    if kind in _MARSHAL_EXACT:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value  # (marshal names what it cannot encode)
 
 
 def load_job_body(data: bytes | memoryview) -> dict[str, Any]:
