@@ -934,11 +934,8 @@ def _standby(worker: Worker, sock: _socket.socket, parent: int) -> NoReturn:
             own = sock.fileno()  # nothing else of the forker's: its link to the supervisor least of all
             os.closerange(3, own)
             os.closerange(own + 1, 65536)
-            fds = array.array("i")
             message, ancillary, _, _ = sock.recvmsg(protocol.HANDOFF.size, _FD_SPACE)
-            for level, kind, data in ancillary:
-                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                    fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+            fds = _received_fds(ancillary)
             sock.close()
             if len(message) == protocol.HANDOFF.size and len(fds) == 2:
                 serial, memory_limit, cpu = protocol.HANDOFF.unpack(message)
@@ -949,6 +946,15 @@ def _standby(worker: Worker, sock: _socket.socket, parent: int) -> NoReturn:
 
 
 _FD_SPACE = _socket.CMSG_SPACE(2 * array.array("i").itemsize)  # ancillary room for two descriptors
+
+
+def _received_fds(ancillary: list[tuple[int, int, bytes]]) -> array.array:
+    """The descriptors a message brought (SCM_RIGHTS)."""
+    fds = array.array("i")
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+    return fds
 
 
 class LocalSpawner:
@@ -1116,10 +1122,7 @@ def _forker(worker: Worker, sock: _socket.socket) -> None:
             message, ancillary, _, _ = sock.recvmsg(protocol.WARM_MAX, _FD_SPACE)
         except ConnectionResetError:
             return
-        fds = array.array("i")
-        for level, kind, data in ancillary:
-            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+        fds = _received_fds(ancillary)
         if len(message) < protocol.FORKER_REQUEST.size:  # the supervisor is gone
             return
         request, text = message[: protocol.FORKER_REQUEST.size], message[protocol.FORKER_REQUEST.size :]
