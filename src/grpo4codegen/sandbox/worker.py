@@ -975,14 +975,14 @@ class LocalSpawner:
     def spawn(self, job_fd: int, result_fd: int, serial: int, memory_mb: int, cpu: int) -> int:
         """A child that reads its job from `job_fd` and writes its records to `result_fd`: the standby
         child where there is one, else one forked now."""
+        memory_limit = address_space_now() + (memory_mb << 20)  # (a child's, as forked from us)
         if self._standby is not None:
-            pid = self._hand_off(job_fd, result_fd, serial, memory_mb, cpu)
+            pid = self._hand_off(job_fd, result_fd, serial, memory_limit, cpu)
             if pid:
                 return pid
         workdir = self.workdir(serial)
-        memory_limit = address_space_now() + (memory_mb << 20)
         parent = os.getpid()
-        pid = bare_fork() if self.bare else os.fork()
+        pid = self._fork()
         if pid == 0:
             _child(self.worker, job_fd, result_fd, workdir, memory_limit, cpu, parent)
         return pid
@@ -998,7 +998,7 @@ class LocalSpawner:
         ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
         parent = os.getpid()
         try:
-            pid = bare_fork() if self.bare else os.fork()
+            pid = self._fork()
         except OSError:
             ours.close()
             theirs.close()
@@ -1009,6 +1009,9 @@ class LocalSpawner:
         theirs.close()
         self._standby = (pid, ours)
 
+    def _fork(self) -> int:
+        return bare_fork() if self.bare else os.fork()
+
     def close(self) -> None:
         """Kill and reap the standby child, if any (the forker's end: its own exit does it too)."""
         if self._standby is not None:
@@ -1017,7 +1020,7 @@ class LocalSpawner:
             sock.close()
             self.reap(pid)
 
-    def _hand_off(self, job_fd: int, result_fd: int, serial: int, memory_mb: int, cpu: int) -> int:
+    def _hand_off(self, job_fd: int, result_fd: int, serial: int, memory_limit: int, cpu: int) -> int:
         """Give the standby child its job; its pid, or 0 when it is gone or stopped (it is then reaped)."""
         assert self._standby is not None
         pid, sock = self._standby
@@ -1026,7 +1029,6 @@ class LocalSpawner:
             if os.waitpid(pid, os.WNOHANG | os.WUNTRACED) != (0, 0):  # it died, or was stopped
                 raise OSError("the standby child is not waiting")
             fds = array.array("i", (job_fd, result_fd))
-            memory_limit = address_space_now() + (memory_mb << 20)  # (the child's, as forked from us)
             sock.sendmsg(
                 [protocol.HANDOFF.pack(serial, memory_limit, cpu)],
                 [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)],
@@ -1051,28 +1053,19 @@ class LocalSpawner:
         return True
 
     @staticmethod
-    def kill(pid: int) -> None:
-        """SIGKILL the child's process group, and the child."""
+    def reap(pid: int) -> tuple[int, float, int] | None:
+        """SIGKILL the child's process group, reap it: (exit status, CPU seconds, peak RSS KiB), or
+        None if it is not our child (any more)."""
         for target in (-pid, pid):
             try:
                 os.kill(target, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):  # gone already (or a group member left it)
                 pass
-
-    @staticmethod
-    def wait(pid: int) -> tuple[int, float, int] | None:
-        """Reap a child: (exit status, CPU seconds, peak RSS KiB), or None if it is not our child."""
         try:
             _, status, rusage = os.wait4(pid, 0)
         except ChildProcessError:
             return None
         return status, rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss
-
-    def reap(self, pid: int) -> tuple[int, float, int] | None:
-        """SIGKILL the child's process group, reap it: (exit status, CPU seconds, peak RSS KiB), or
-        None if it is not our child (any more)."""
-        self.kill(pid)
-        return self.wait(pid)
 
 
 class RemoteSpawner:
