@@ -237,6 +237,34 @@ def test_stdio_programs_may_use_the_byte_streams(executor):
     assert r.tests[0].exec_outcome is ExecOutcome.RUNTIME_ERROR and "output limit" in r.tests[0].error
 
 
+def test_stdio_inputs_larger_than_the_scratch_reach_file_descriptor_0(executor):
+    """Competitive inputs run to megabytes (2 * 10**5 numbers), and `open(0).read()` is a common way to
+    read them. Descriptor 0 was a file in the 1 MiB scratch directory, so a larger input reached
+    sys.stdin but not descriptor 0 (/dev/null there): a correct program read nothing and failed."""
+    numbers = [str(i * 7919 % 1000003) for i in range(400_000)]  # about 2.8 MB of text
+    text = " ".join(numbers) + "\n"
+    assert len(text) > 2 << 20
+    total = str(sum(int(x) for x in numbers))
+    cases = [(text, total), ("1 2 3\n", "6"), (text, total)]
+    for program in (
+        "print(sum(map(int, open(0).read().split())))\n",
+        "import os\nchunks = []\nwhile True:\n    b = os.read(0, 1 << 16)\n    if not b: break\n"
+        "    chunks.append(b)\nprint(sum(map(int, b''.join(chunks).split())))\n",
+        "import sys\nprint(sum(map(int, sys.stdin.buffer.read().split())))\n",
+    ):
+        r = executor.run_stdio(program, cases)
+        assert r.all_passed, [(t.exec_outcome, t.error, t.result) for t in r.tests]
+    # the input is the test's alone, read-only, and fixed in size
+    probe = (
+        "import os\nfound = []\n"
+        "for attempt in (lambda: os.write(0, b'x'), lambda: os.ftruncate(0, 1 << 30), lambda: os.ftruncate(0, 0)):\n"
+        "    try:\n        attempt()\n        found.append('changed')\n    except OSError:\n        pass\n"
+        "print(found or len(open(0, 'rb').read()))\n"
+    )
+    r = executor.run_stdio(probe, [("abc", "3"), ("xy", "2")])
+    assert r.all_passed, [(t.exec_outcome, t.error, t.result) for t in r.tests]
+
+
 def test_dead_worker_is_retried_then_reported(add_problem):
     with Executor(workers=1) as ex:
         assert ex.run(add_problem, ADD_REFERENCE).all_passed

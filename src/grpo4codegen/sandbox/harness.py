@@ -13,6 +13,7 @@ process; the worker measures CPU time and memory from the kernel.
 from __future__ import annotations
 
 import _tracemalloc
+import fcntl
 import gc
 import io
 import json
@@ -397,10 +398,46 @@ def _stdio_streams(text: str, cap: int) -> tuple[io.TextIOWrapper, io.TextIOWrap
     return stdin, io.TextIOWrapper(captured, "utf-8", "surrogatepass", newline="\n"), captured
 
 
+#: the seals of a test's input file: its contents and size fixed for good
+_INPUT_SEALS = fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL
+
+
+def stdin_files(tests: Sequence[str], order: Sequence[int], first_fd: int) -> dict[int, int]:
+    """Each stdio test's input in a memory file of its own, sealed (read-only, fixed size), as
+    descriptors numbered from `first_fd` up: test -> descriptor. Made before confinement (a confined
+    child may not make memory files: their pages lie outside its address-space limit, and these hold
+    only our own data), above the child's descriptor limit so that its own files keep every number
+    below it. A test left without one (out of descriptors or memory) gets `_stdin_descriptor`'s file."""
+    files: dict[int, int] = {}
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = first_fd + len(order) + 1
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE,
+                (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard),
+            )
+        for i in order:
+            made = os.memfd_create("stdin", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+            try:
+                view = memoryview(tests[i].encode("utf-8", "surrogatepass"))
+                while view:
+                    view = view[os.write(made, view) :]
+                os.lseek(made, 0, os.SEEK_SET)
+                fcntl.fcntl(made, fcntl.F_ADD_SEALS, _INPUT_SEALS)
+                files[i] = fcntl.fcntl(made, fcntl.F_DUPFD_CLOEXEC, first_fd)
+            finally:
+                os.close(made)
+    except (OSError, ValueError):
+        pass
+    return files
+
+
 def _stdin_descriptor(data: bytes) -> None:
     """File descriptor 0 holding a test's input, as a process's stdin is (`open(0).read()`,
-    `os.read(0, n)`): a file in the work directory, written, opened read-only and unlinked. Where the
-    scratch has no room for it (1 MiB, shared with the candidate's own files) fd 0 is `/dev/null`."""
+    `os.read(0, n)`), where `stdin_files` made none: a file in the work directory, written, opened
+    read-only and unlinked. Where the scratch has no room for it (1 MiB, shared with the candidate's
+    own files) fd 0 is `/dev/null`."""
     name = f".stdin-{os.getpid()}"
     try:
         os.unlink(name)
@@ -429,8 +466,12 @@ def _stdin_descriptor(data: bytes) -> None:
     os.close(source)
 
 
-def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter) -> None:
-    """Program-style tests (ExecEval): run the whole program per test with stdin; stdout is the result."""
+def run_stdio_tests(
+    job: dict[str, Any], order: Sequence[int], out: RecordWriter, inputs: dict[int, int] | None = None
+) -> None:
+    """Program-style tests (ExecEval): run the whole program per test with stdin; stdout is the result.
+    `inputs`: descriptors holding tests' inputs (`stdin_files`), each becomes fd 0 for its test."""
+    inputs = {} if inputs is None else inputs
     prepared = _prepare(job, out, NO_PREAMBLE, instrumented=False)
     if prepared is None:
         return
@@ -444,7 +485,14 @@ def run_stdio_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter
         try:
             try:
                 # (inside: a program that used up its descriptors in an earlier test fails this one)
-                _stdin_descriptor(stdin.buffer.getvalue())
+                if i in inputs:
+                    fd = inputs.pop(i)
+                    try:
+                        os.dup2(fd, 0)
+                    finally:
+                        os.close(fd)
+                else:
+                    _stdin_descriptor(stdin.buffer.getvalue())
                 exec(code_obj, {"__name__": "__main__"})
             finally:  # what it printed last, as at a process's exit (over the cap: its failure)
                 if not stdout.closed:

@@ -26,6 +26,7 @@ import resource
 import signal
 import sys
 import sysconfig
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from . import seccomp
@@ -518,6 +519,7 @@ def confine_child(
     cpu_seconds: int,
     seccomp_filter: seccomp.PreparedFilter | None = None,
     parent: int | None = None,
+    keep_fds: Sequence[int] = (),
 ) -> dict[str, str]:
     """Confine the calling (freshly forked) child. Returns layer -> status for the doctor.
 
@@ -552,8 +554,12 @@ def confine_child(
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    os.closerange(3, keep_fd)
-    os.closerange(keep_fd + 1, 65536)
+    low = 3
+    for fd in sorted({keep_fd, *keep_fds}):  # every descriptor but these
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 65536)
     layers["file_descriptors"] = "active"
     if root and config.drop_privileges:
         os.setgroups([])

@@ -879,8 +879,17 @@ def _child(
         out = protocol.RecordWriter(result_fd, worker.page)
         try:
             job, order, traced = protocol.read_job_file(job_fd)  # before confinement, which closes it
+            stdio = job["mode"] == "stdio"
+            inputs = harness.stdin_files(job["tests"], order, worker.config.max_open_files) if stdio else {}
             layers = confine_child(
-                worker.config, workdir, result_fd, memory_limit, cpu, worker.seccomp_filter, parent
+                worker.config,
+                workdir,
+                result_fd,
+                memory_limit,
+                cpu,
+                worker.seccomp_filter,
+                parent,
+                tuple(inputs.values()),
             )
             preamble = worker.preamble(job) if job["mode"] == "call" else None
         except BaseException as e:  # the sandbox could not be set up: not the candidate's fault
@@ -892,7 +901,7 @@ def _child(
         elif job["mode"] == "call":
             harness.run_call_tests(job, order, out, preamble)
         else:
-            harness.run_stdio_tests(job, order, out)
+            harness.run_stdio_tests(job, order, out, inputs)
         while True:  # the worker reads our figures from the kernel, then kills us
             signal.pause()
     finally:
