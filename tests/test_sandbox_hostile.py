@@ -354,7 +354,7 @@ def record(kind: str, payload: str = "") -> str:
 def forge():
     import os, struct
     data = {payload.encode()!r}
-    raw = struct.pack(">cII", {kind.encode()!r}, 0, len(data)) + data
+    raw = struct.pack("<cII", {kind.encode()!r}, 0, len(data)) + data
     for fd in range(3, 64):
         try:
             os.write(fd, raw)

@@ -15,6 +15,7 @@ import fcntl
 import json
 import logging
 import math
+import operator
 import os
 import queue
 import re
@@ -455,7 +456,7 @@ class Executor:
         with self._lock:
             self.stats.submissions += 1
             self.stats.tests += len(tests)
-            counts = collections.Counter(t.exec_outcome for t in tests)  # (an enum's .value is slow)
+            counts = collections.Counter(map(_OUTCOME, tests))  # (an enum's .value is slow)
             self.stats.outcomes.update({outcome.value: n for outcome, n in counts.items()})
         return result
 
@@ -567,12 +568,21 @@ def _json_bytes(expected: Any) -> bytes | None:
 def _verdicts(
     reply: dict[str, Any], tail: bytes, expected: list[Any], expected_json: list[bytes | None], stdio: bool
 ) -> list[TestResult]:
-    """Verdicts for a worker's reply: per test a dict, its value payload (if any) in `tail`, in order."""
+    """Verdicts for a worker's reply: per test its value payload's size in `tail` (or a dict: a failure,
+    or a traced value's figures with its size as "b"), in order."""
     entries = reply["tests"]
     if len(entries) != len(expected):
         raise ValueError(f"{len(entries)} results for {len(expected)} tests")
-    tests, offset = [], 0
+    tests, offset, available = [], 0, len(tail)
     for entry, exp, exp_json in zip(entries, expected, expected_json, strict=True):
+        if type(entry) is int:  # a value (the common case)
+            if not 0 <= entry <= available - offset:
+                tests.append(TestResult(ExecOutcome.RUNTIME_ERROR, error="no result"))
+                continue
+            end = offset + entry
+            tests.append(_value_verdict(tail, offset, end, exp, exp_json, stdio))
+            offset = end
+            continue
         entry = entry or {}
         size = entry.get("b")
         payload = None
@@ -591,17 +601,23 @@ def _verdict(
     if payload is None:
         result = TestResult(ExecOutcome.RUNTIME_ERROR, error="no result")
     else:
-        result = _value_verdict(payload, expected, expected_json, stdio)
+        result = _value_verdict(payload, 0, len(payload), expected, expected_json, stdio)
     if len(entry) > 1:  # a timed test's entry holds its payload's size only; a traced one's adds these
         result.tracemalloc_current, result.tracemalloc_peak = entry.get("mc"), entry.get("mp")
         result.steps = entry.get("st")
     return result
 
 
-def _value_verdict(payload: bytes, expected: Any, expected_json: bytes | None, stdio: bool) -> TestResult:
-    """The verdict on a value record: its JSON text against the expected value's."""
+_OUTCOME = operator.attrgetter("exec_outcome")
+
+
+def _value_verdict(
+    data: bytes, start: int, end: int, expected: Any, expected_json: bytes | None, stdio: bool
+) -> TestResult:
+    """The verdict on a value record (its payload: `data[start:end]`): its JSON text against the
+    expected value's."""
     try:
-        seconds, cpu_seconds, instructions, text = parse_value_payload(payload)
+        seconds, cpu_seconds, instructions, text = parse_value_payload(data, start, end)
     except ValueError:
         return TestResult(ExecOutcome.RUNTIME_ERROR, error="malformed result record")
     if expected_json is not None and text == expected_json:  # same JSON text: the same value

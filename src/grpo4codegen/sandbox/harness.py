@@ -37,10 +37,8 @@ from .protocol import (
     PHASE_LOADING,
     PHASE_TRACED,
     SETUP,
-    VALUE,
     RecordWriter,
     value_checksum,
-    value_payload,
 )
 from .values import UnsupportedValue, canonical
 
@@ -300,7 +298,7 @@ def run_call_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter,
             c0, t0 = _cpu(), _perf()
             value = fn(*args, **kwargs)
             t1, c1 = _perf(), _cpu()
-            payload = value_payload(t1 - t0, c1 - c0, None, value_json(value))
+            text = value_json(value)
         except UnsupportedValue as e:
             failure = {"o": "WRONG_ANSWER", "e": str(e)}
         except BaseException as e:
@@ -312,7 +310,7 @@ def run_call_tests(job: dict[str, Any], order: Sequence[int], out: RecordWriter,
             if job["stop_on_first_fail"]:
                 break
             continue
-        out.send(VALUE, i, payload)
+        out.send_value(i, t1 - t0, c1 - c0, text)
     out.send(DONE, flush=True)
 
 
@@ -506,7 +504,7 @@ def run_stdio_tests(
         sys.stdout = sys.__stdout__
         if failure is None:
             text = captured.getvalue().decode("utf-8", "replace")  # (bytes written to .buffer may be any)
-            out.send(VALUE, i, value_payload(t1 - t0, c1 - c0, None, _dumps(text)))
+            out.send_value(i, t1 - t0, c1 - c0, _dumps(text))
         else:
             out.send_json(ERROR, i, failure)
             if job["stop_on_first_fail"]:

@@ -60,8 +60,12 @@ MAX_FRAME = 256 << 20
 #: the values of all a submission's tests together, in the worker's reply; more is the candidate's
 #: failure (its output), never a frame too large for the executor to read
 MAX_VALUES = MAX_FRAME // 2
-RECORD = struct.Struct(">cII")
+RECORD = struct.Struct("<cII")
 VALUE_HEAD = struct.Struct("<ddq")
+#: a VALUE record's header and its payload's head, packed at once (`RecordWriter.send_value`)
+VALUE_RECORD = struct.Struct("<cIIddq")
+_VALUE_HEAD_SIZE = VALUE_HEAD.size
+_unpack_value_head = VALUE_HEAD.unpack_from
 PROGRESS = struct.Struct("<iidQ")
 BEGIN_HEAD = struct.Struct("<dq")  # the child's CPU seconds and peak RSS (KiB) at BEGIN
 
@@ -86,6 +90,7 @@ _monotonic = time.monotonic
 _dumps = json.dumps  # bound before candidate code could patch json
 _write = os.write
 _pack_record = RECORD.pack
+_pack_value_record = VALUE_RECORD.pack
 _pack_progress = PROGRESS.pack_into
 
 
@@ -140,6 +145,15 @@ class RecordWriter:
         if flush or len(self.buffer) >= FLUSH_BYTES or _monotonic() - self.flushed_at > FLUSH_AFTER_S:
             self.flush()
 
+    def send_value(self, test: int, seconds: float, cpu_seconds: float, value_json: str) -> None:
+        """A VALUE record: the call's time and CPU time, then the JSON text of the value it returned
+        (`parse_value_payload` reads it)."""
+        text = value_json.encode()
+        self.buffer += _pack_value_record(VALUE, test, _VALUE_HEAD_SIZE + len(text), seconds, cpu_seconds, -1)
+        self.buffer += text
+        if len(self.buffer) >= FLUSH_BYTES or _monotonic() - self.flushed_at > FLUSH_AFTER_S:
+            self.flush()
+
     def send_json(self, kind: bytes, test: int, obj: Any, flush: bool = False) -> None:
         self.send(kind, test, _dumps(obj).encode(), flush)
 
@@ -163,8 +177,10 @@ class RecordWriter:
 
 
 def _check(test: int, phase: int, started: float) -> int:
-    """Tells a torn read (the page is written without a lock) from a finished write. Not a secret."""
-    return (test * 0x9E3779B97F4A7C15 + phase * 0xC2B2AE3D27D4EB4F + int(started * 1e9)) & _CHECK_MASK
+    """Tells a torn read (the page is written without a lock) from a finished write. Not a secret:
+    Python's hash of the three numbers, which is the same in every process (numbers are not hashed
+    with a random seed)."""
+    return hash((test, phase, started)) & _CHECK_MASK
 
 
 def write_progress(page: mmap.mmap, test: int, phase: int, started: float) -> None:
@@ -180,25 +196,28 @@ def read_progress(page: mmap.mmap) -> tuple[int, int, float] | None:
     garbage, or a time that is not a finite number)."""
     for _ in range(3):
         test, phase, started, check = PROGRESS.unpack_from(page, 0)
-        try:
-            if check == _check(test, phase, started):
-                return test, phase, started
-        except (ValueError, OverflowError):  # NaN or infinity
+        if started - started != 0.0:  # NaN or infinity
             return None
+        if check == _check(test, phase, started):
+            return test, phase, started
     return None
 
 
-def value_payload(seconds: float, cpu_seconds: float, instructions: int | None, value_json: str) -> bytes:
-    head = VALUE_HEAD.pack(seconds, cpu_seconds, -1 if instructions is None else instructions)
-    return head + value_json.encode()
-
-
-def parse_value_payload(payload: bytes) -> tuple[float, float, int | None, bytes]:
-    """(time, cpu_time, instructions or None, JSON text of the value). Raises ValueError when too short."""
-    if len(payload) < VALUE_HEAD.size:
+def parse_value_payload(
+    data: bytes, start: int = 0, end: int | None = None
+) -> tuple[float, float, int | None, bytes]:
+    """(time, cpu_time, instructions or None, JSON text of the value) of the value payload
+    `data[start:end]` (the whole of `data` by default). Raises ValueError when it is too short."""
+    end = len(data) if end is None else end
+    if end - start < _VALUE_HEAD_SIZE:
         raise ValueError("value record too short")
-    seconds, cpu_seconds, instructions = VALUE_HEAD.unpack_from(payload)
-    return seconds, cpu_seconds, None if instructions < 0 else instructions, payload[VALUE_HEAD.size :]
+    seconds, cpu_seconds, instructions = _unpack_value_head(data, start)
+    return (
+        seconds,
+        cpu_seconds,
+        None if instructions < 0 else instructions,
+        data[start + _VALUE_HEAD_SIZE : end],
+    )
 
 
 def value_checksum(value_json: bytes) -> int:

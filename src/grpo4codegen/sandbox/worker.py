@@ -91,6 +91,8 @@ _REHEARSAL = {
     "stop_on_first_fail": False,
 }
 RECORD_SLACK = 4096  # a record may exceed the output cap by this much (error texts, metrics)
+_RECORD_SIZE = protocol.RECORD.size
+_unpack_record = protocol.RECORD.unpack_from
 _BLANK_PAGE = bytes(protocol.mmap.PAGESIZE)
 
 
@@ -267,7 +269,9 @@ class Worker:
         ended, so that neither tracing nor anything the traced child does reaches the timed figures."""
         n = len(job["tests"]) if raw is None else job["n"]
         self._raw_job = raw
-        results: list[Any] = [None] * n  # per test: a dict, or (metrics dict, value payload)
+        # per test: None (not run yet), a failure (dict), its value payload (bytes), or the value payload
+        # with the figures of its traced run ((metrics dict, payload))
+        results: list[Any] = [None] * n
         self._deadline = time.monotonic() + job["total_time_s"] * WALL_FACTOR
         self._cpu_budget = job["total_time_s"]
         self._rerun_granted = False
@@ -299,9 +303,15 @@ class Worker:
                 first = False
                 traced = self._run_child(job, traced, results, traced=True)
             self._discarded += len(traced)
-        tests, tail = [], []
+        tests, tail = (
+            [],
+            [],
+        )  # a value's entry is its payload's size in the tail (a dict with "b" when traced)
         for entry in results:
-            if isinstance(entry, tuple):
+            if type(entry) is bytes:
+                tests.append(len(entry))
+                tail.append(entry)
+            elif isinstance(entry, tuple):
                 tests.append({**entry[0], "b": len(entry[1])})
                 tail.append(entry[1])
             else:
@@ -508,18 +518,20 @@ class Worker:
     ) -> list[int] | None:
         """Apply the complete records in `buf` (and remove them). Returns the tests left to run once
         this child is finished with, or None while it is still running."""
-        pos, order = 0, st.order
+        pos, order, available = 0, st.order, len(buf)
+        now = time.monotonic()  # (every record in `buf` was read by now)
         try:
-            while len(buf) - pos >= protocol.RECORD.size:
-                kind, test, size = protocol.RECORD.unpack_from(buf, pos)
+            while available - pos >= _RECORD_SIZE:
+                kind, test, size = _unpack_record(buf, pos)
                 if size > cap:
                     return self._reject(st, results, "result exceeds the output limit")
-                end = pos + protocol.RECORD.size + size
-                if end > len(buf):
+                start = pos + _RECORD_SIZE
+                end = start + size
+                if end > available:
                     break
-                payload = bytes(buf[pos + protocol.RECORD.size : end])
+                payload = bytes(buf[start:end])
                 pos = end
-                st.heard_at = time.monotonic()
+                st.heard_at = now
                 if not st.begun:  # records of our own code, before the candidate's runs
                     if kind == protocol.BEGIN and len(payload) == protocol.BEGIN_HEAD.size:
                         st.begun, st.begun_at = True, st.heard_at
@@ -552,7 +564,7 @@ class Worker:
                         rest = self._reject(st, results, "output limit exceeded by all tests together")
                         _fail(results, rest, "RUNTIME_ERROR", "output limit exceeded", skip_first=True)
                         return []
-                    results[test] = ({}, payload)
+                    results[test] = payload
                     st.next += 1
                 elif kind == protocol.ERROR and not st.traced and test == due:
                     failure = _json_dict(payload)
@@ -560,7 +572,7 @@ class Worker:
                     results[test] = {"o": outcome, "e": _text(failure.get("e", ""))}
                     st.next += 1
                 elif kind == protocol.METRICS and st.traced and test == due:
-                    self._traced_figures(results[test], _json_dict(payload))
+                    results[test] = self._traced_figures(results[test], _json_dict(payload))
                     st.next += 1
                 elif kind == protocol.DONE:
                     st.finished = True
@@ -577,13 +589,13 @@ class Worker:
         finally:
             del buf[:pos]
 
-    def _traced_figures(self, entry: tuple[dict[str, Any], bytes], record: dict[str, Any]) -> None:
-        """A traced run's figures count only if its call returned what the timed call returned."""
-        value_json = entry[1][protocol.VALUE_HEAD.size :]
-        if record.get("h") != protocol.value_checksum(value_json):
+    def _traced_figures(self, value: bytes, record: dict[str, Any]) -> bytes | tuple[dict[str, Any], bytes]:
+        """A test's entry once its traced run sent `record`: its figures count only if its call
+        returned what the timed call returned (`value`, the timed call's payload)."""
+        if record.get("h") != protocol.value_checksum(value[protocol.VALUE_HEAD.size :]):
             self._discarded += 1
-            return
-        entry[0].update(_metrics(record))
+            return value
+        return _metrics(record), value
 
     def _reject(self, st: _ChildState, results: list, why: str) -> list[int]:
         """The child sent something it must not: it is killed, and the test it was on fails."""
@@ -672,7 +684,7 @@ def _to_trace(job: dict[str, Any], results: list) -> list[int]:
         return []
     chosen = job.get("traced_tests")
     chosen = None if chosen is None else set(chosen)
-    return [i for i, r in enumerate(results) if isinstance(r, tuple) and (chosen is None or i in chosen)]
+    return [i for i, r in enumerate(results) if type(r) is bytes and (chosen is None or i in chosen)]
 
 
 def _child_cpu(pid: int) -> float | None:
