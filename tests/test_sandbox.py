@@ -265,6 +265,58 @@ def test_stdio_inputs_larger_than_the_scratch_reach_file_descriptor_0(executor):
     assert r.all_passed, [(t.exec_outcome, t.error, t.result) for t in r.tests]
 
 
+def _descendants(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            kids = [int(k) for k in f.read().split()]
+    except OSError:
+        return []
+    return kids + [d for k in kids for d in _descendants(k)]
+
+
+def test_a_killed_caller_leaves_no_candidate_running(tmp_path):
+    """A trainer that dies (killed, out of memory) while a job runs: its workers' children were left
+    running the candidate until its own limits ended it, minutes of a core each under long limits. The
+    supervisor watches the job pipe during a job too, so the child is killed at once."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "caller.py"
+    script.write_text(
+        "import os, sys, threading, time\n"
+        "from grpo4codegen.data import load_problems\n"
+        "from grpo4codegen.sandbox.executor import Executor\n"
+        "from grpo4codegen.sandbox.types import Limits\n"
+        "problem = load_problems('builtin')[0]\n"
+        "ex = Executor(workers=1)\n"
+        "ex.run(problem, problem.reference_solution)\n"
+        "spin = f'class Solution:\\n    def {problem.method_name}(self, *a, **k):\\n        while True:\\n            pass\\n'\n"
+        "limits = Limits(time_s=60.0, total_time_s=120.0, memory_mb=256)\n"
+        "threading.Thread(target=ex.run, args=(problem, spin, limits), daemon=True).start()\n"
+        "time.sleep(1.0)\n"
+        "print(os.getpid(), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    caller = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert int(caller.stdout.readline()) == caller.pid
+        workers = _descendants(caller.pid)
+        spinning = [
+            p
+            for p in workers
+            if os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] == "R"
+        ]
+        assert workers and spinning, workers  # the candidate runs
+    finally:
+        caller.kill()
+        caller.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in workers):
+        time.sleep(0.1)
+    left = [p for p in workers if os.path.exists(f"/proc/{p}")]
+    assert not left, [open(f"/proc/{p}/stat").read()[:80] for p in left if os.path.exists(f"/proc/{p}")]
+
+
 def test_dead_worker_is_retried_then_reported(add_problem):
     with Executor(workers=1) as ex:
         assert ex.run(add_problem, ADD_REFERENCE).all_passed

@@ -104,6 +104,10 @@ class ForkerGone(RuntimeError):
     """The worker's forker no longer answers: the pool is closing, or lost this worker."""
 
 
+class CallerGone(RuntimeError):
+    """The executor closed its end of the job pipe while a job ran: it is gone (killed, crashed)."""
+
+
 class _ChildState:
     """What the worker knows of one child's run: where it is in its test order, and what it sent."""
 
@@ -162,6 +166,9 @@ class Worker:
         #: the process that forks the children: namespaces warmed with a preamble's imports, by their text
         self.warm_namespaces: dict[str, types.ModuleType] = {}
         self._warm_asked: set[str] = set()  # the process that runs jobs: the imports it asked to warm
+        #: the supervisor's end of the executor's job pipe, watched while a job runs: the executor sends
+        #: nothing until it has the reply, so the pipe becomes readable only when it closes (-1: none)
+        self.caller_fd = -1
         counter, why = open_counter()
         self.instructions = "available" if counter else why
         if counter:
@@ -496,7 +503,13 @@ class Worker:
                 wait = min(wait, LOADING_POLL_S)
             elif st.begun and not st.traced:  # see each test start, to read the CPU clock near it
                 wait = min(wait, CPU_POLL_S)
-            if not select.select([fd], [], [], max(wait, 0.0))[0]:
+            ready = select.select(
+                [fd] if self.caller_fd < 0 else [fd, self.caller_fd], [], [], max(wait, 0.0)
+            )[0]
+            if self.caller_fd in ready:  # nobody waits for this job any more: it ends now
+                self._kill(st)
+                raise CallerGone("the executor closed the job pipe during a job")
+            if not ready:
                 if self._child_deadline(job, st) > time.monotonic():
                     continue  # the child moved on to another test while we waited
                 self._kill(st)
@@ -1161,7 +1174,9 @@ def _forker(worker: Worker, sock: _socket.socket) -> None:
 
 
 def serve(worker: Worker, in_fd: int, out_fd: int) -> None:
-    """The supervisor's loop: read a job, run it, reply, clean up; until the executor closes the pipe."""
+    """The supervisor's loop: read a job, run it, reply, clean up; until the executor closes the pipe
+    (between jobs, or during one: the child is then killed at once, not left to use up its limits)."""
+    worker.caller_fd = in_fd
     while True:
         frame = protocol.read_frame(in_fd)
         if frame is None:
@@ -1172,6 +1187,8 @@ def serve(worker: Worker, in_fd: int, out_fd: int) -> None:
             continue
         try:
             reply, tail = worker.run_job(job, raw or None)
+        except CallerGone:
+            return
         except SandboxSetupError as e:
             reply, tail = {"id": job.get("id"), "infra_error": f"sandbox setup failed: {e}"}, b""
         try:
