@@ -310,10 +310,8 @@ class Worker:
                 first = False
                 traced = self._run_child(job, traced, results, traced=True)
             self._discarded += len(traced)
-        tests, tail = (
-            [],
-            [],
-        )  # a value's entry is its payload's size in the tail (a dict with "b" when traced)
+        # a value's entry is its payload's size in the tail (a dict with the size as "b" when traced)
+        tests, tail = [], []
         for entry in results:
             if type(entry) is bytes:
                 tests.append(len(entry))
