@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 
+import pytest
+
 from grpo4codegen.rewards.extract import (
     completion_text,
     extract_code,
@@ -81,6 +83,16 @@ def test_unterminated_final_fence() -> None:
     truncated = "```python\n" + SOLUTION + "\n    def other(self, x):\n        return foo(x,"
     code = extract_code(truncated, EP)
     assert code is not None and ast.parse(code) and "twoSum" in code
+
+
+@pytest.mark.timeout(60)
+def test_a_long_line_that_is_almost_a_fence_costs_linear_time() -> None:
+    """A fence line whose tag runs on and ends in a backtick is not a fence; finding that out was
+    quadratic in the tag's length (2.6 s for 32,000 characters, hours for this line): in the
+    trainer's process, once per completion."""
+    line = "```" + "a" * 1_000_000 + "`"
+    assert extract_code(line + "\n" + fence(SOLUTION), EP) == SOLUTION
+    assert fenced_blocks(line + "\n") == []
 
 
 def test_raw_code_and_prose() -> None:

@@ -326,8 +326,10 @@ def test_rebinding_every_clock_does_not_lower_the_kernel_cpu(executor, add_probl
     assert honest.all_passed and forged.all_passed  # the answers are right: only the figures were attacked
     assert sum(t.cpu_time or 0.0 for t in forged.tests) < 0.01  # the claims were forged to nothing...
     # ...the kernel's figure was not (CPU time of the same work varies by tens of percent on a loaded
-    # machine, so the bound is half the honest run's: the forgery aimed at zero)
-    assert forged.cpu_time_kernel >= 0.5 * honest.cpu_time_kernel > 0.03
+    # machine, so the bound is half the honest run's: the forgery aimed at zero; the honest figure is
+    # well above the forged claims, 25 to 60 ms on the machines this runs on)
+    assert honest.cpu_time_kernel > 0.02
+    assert forged.cpu_time_kernel >= 0.5 * honest.cpu_time_kernel
 
 
 def test_rebinding_tracemalloc_and_steps_does_not_lower_the_kernel_memory(executor, add_problem):

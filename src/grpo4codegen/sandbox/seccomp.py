@@ -1,34 +1,45 @@
-"""A seccomp filter through libseccomp (ctypes): deny the system calls a LeetCode solution never needs.
+"""A seccomp filter through libseccomp (ctypes): an allowlist of the system calls a Python solution
+needs; every other one answers EPERM, those a newer kernel adds included. (The filter was a denylist
+until a kernel newer than libseccomp's table let `setxattrat`, 6.13's, past the `setxattr` denial:
+whatever a kernel adds after the list was written gets through a denylist unseen.)
 
-Denied with EPERM: networking sockets, process creation (fork/vfork, clone without CLONE_THREAD),
-extended attributes (a tmpfs keeps them in kernel memory, outside the child's memory figures),
-inotify instances and fanotify groups (per-user counts: without root the child has the caller's
-uid, and 60 of them left the caller and its other workers a user's default 128 minus 60),
-native AIO contexts (a host-wide count, `fs.aio-max-nr`: one `io_setup` took all 65,536 events,
-leaving every other process on the host, a trainer's NVMe offload included, unable to start one),
-FIFOs and other nodes made with `mknod`, and pipes (a pipe's or FIFO's buffer is 64 KiB of kernel
-memory, outside the child's memory figures, for one descriptor: 40 FIFOs in its work directory held
-2.5 MiB of its data while its peak showed none of it, and 30 pipes 1.9 MiB; the one pipe a child
-needs, to the worker, is made before the filter), `sync` and `syncfs` (they make the host write back every
-process's dirty data, waiting for it uninterruptibly at no CPU cost to the child),
-setting a descriptor's owner (`fcntl` F_SETOWN/F_SETSIG/F_SETOWN_EX and their `ioctl` forms: the
-kernel would signal that owner, checking only the uid) and resizing pipe buffers,
-exec, ptrace and cross-process memory access, memory files (memory outside the address-space limit),
-every `prctl` option but naming threads, mounts and namespaces, kernel modules, bpf, keyrings,
-io_uring (which would bypass this filter), System V and POSIX message IPC (a channel that would
-outlive the child), pidfds and file handles, and signals to any process but the child itself
-(kill(0, ...) included). Calls that act on a process by pid (resource limits, priorities,
-scheduling) may name only the caller itself (pid 0): without root the child has the worker's uid,
-and the kernel would let it lower the limits of the worker, its supervisor, or any process of that
-user it can name. `clone3` answers ENOSYS so that the C
-library falls back to `clone`, which the filter can inspect (threads stay allowed).
+Allowed: memory (brk, mmap and the rest on its own address space), files and descriptors in the tree
+it sees (open, read, write, stat, directories, renames, links, truncation, locks, reading extended
+attributes), waiting (poll, select, epoll, event, timer and signal descriptors), clocks, sleeps and
+interval timers, its own identity, limits and usage, `uname`, `getrandom`, signal handling, threads
+(`clone` with `CLONE_THREAD`, futexes, robust lists, rseq), and, on a condition:
+- signals only to itself (`kill`, `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo` naming its own pid;
+  never its process group, pid 0);
+- resource limits, priority, I/O priority and scheduling only of itself (pid 0): without root the child
+  has the worker's uid, and the kernel would let it lower the limits of the worker, its supervisor or
+  any process of that user it can name;
+- `fcntl` commands that read or set its own descriptors' flags, locks and duplicates: never a
+  descriptor's owner (F_SETOWN, F_SETSIG, F_SETOWN_EX: the kernel would signal that owner, checking
+  only the uid), never a pipe's size (kernel memory outside its figures), leases or directory
+  notifications;
+- `ioctl` requests that ask a descriptor what it is (a terminal? its size, bytes ready) or set
+  close-on-exec and non-blocking: never a descriptor's owner (FIOSETOWN, SIOCSPGRP) nor input pushed
+  into a terminal;
+- `prctl` only to name its threads (PR_SET_NAME, PR_GET_NAME): PR_SET_DUMPABLE would make its /proc
+  files its own (clear_refs resets the peak memory that the worker reads from the kernel);
+- `clone3` answers ENOSYS, so that the C library falls back to `clone`, whose flags the filter can see.
+
+Denied, among the rest: networking sockets, process creation (fork, vfork, clone without
+CLONE_THREAD), exec, ptrace and cross-process memory access, mounts (the old and the new API),
+namespaces, chroot, kernel modules, bpf, perf, keyrings, io_uring (which would bypass this filter),
+native AIO (a host-wide count), inotify and fanotify (per-user counts shared with the caller), pipes,
+FIFOs and device nodes (a pipe's buffer is 64 KiB of kernel memory outside the child's figures, for
+one descriptor; the one pipe a child needs, to the worker, is made before the filter), setting
+extended attributes (a tmpfs keeps them in kernel memory, outside its figures), memory files and
+`mlock`, System V and POSIX IPC (channels that would outlive the child), pidfds and file handles,
+`sync` and `syncfs` (the host writes back every process's dirty data while the child waits at no CPU
+cost), `syslog`, and the calls that change the clock or the machine.
 
 The program is laid out as a binary tree of system call numbers (libseccomp's `CTL_OPTIMIZE` level
 2) where the library can: the kernel checks a filter when a child loads it, at a cost that grows
-with the filter's length and the number of system calls (0.13 to 0.17 ms to load here, against 0.2 to
-0.26 ms for the linear layout), and every system call the candidate makes then walks a few
-comparisons instead of a hundred. `tests/test_seccomp.py` checks, by emulation, that both layouts
-decide every system call alike.
+with the filter's length and the number of system calls, and every system call the candidate makes
+then walks a few comparisons instead of a hundred. `tests/test_seccomp.py` checks, by emulation, that
+both layouts decide every system call alike, and what they decide.
 """
 
 from __future__ import annotations
@@ -39,46 +50,57 @@ import os
 import struct
 
 SCMP_ACT_ALLOW = 0x7FFF0000
-_SCMP_CMP_NE = 1
-_SCMP_CMP_LT = 2
-_SCMP_CMP_GT = 6
+_SCMP_CMP_EQ = 4
 _SCMP_CMP_MASKED_EQ = 7
 _SCMP_FLTATR_CTL_OPTIMIZE, _BINARY_TREE = 8, 2
 _CLONE_THREAD = 0x00010000
 
-_DENY_ALWAYS = (
-    "socket socketpair connect bind listen accept accept4 ptrace process_vm_readv process_vm_writev "
-    "mount umount2 pivot_root chroot unshare setns reboot kexec_load kexec_file_load init_module "
-    "finit_module delete_module bpf perf_event_open userfaultfd keyctl add_key request_key "
-    "fork vfork execve execveat tkill io_uring_setup io_uring_enter io_uring_register "
-    "shmget shmat shmdt shmctl msgget msgsnd msgrcv msgctl semget semop semtimedop semctl "
-    "mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr "
-    "pidfd_open pidfd_send_signal pidfd_getfd process_madvise process_mrelease kcmp "
-    "open_by_handle_at name_to_handle_at migrate_pages move_pages memfd_create memfd_secret "
-    "setxattr lsetxattr fsetxattr inotify_init inotify_init1 fanotify_init fanotify_mark "
-    "io_setup io_destroy io_submit io_cancel io_getevents io_pgetevents "
-    "mknod mknodat pipe pipe2 sync syncfs"
+#: allowed whatever their arguments (names this architecture or libseccomp does not know are skipped)
+_ALLOWED = (
+    # its own memory
+    "brk mmap munmap mremap mprotect madvise mincore msync membarrier mbind get_mempolicy set_mempolicy "
+    # files and descriptors, in the tree it sees
+    "read write readv writev pread64 pwrite64 preadv pwritev preadv2 pwritev2 open openat openat2 creat "
+    "close close_range dup dup2 dup3 lseek stat fstat lstat newfstatat statx statfs fstatfs access "
+    "faccessat faccessat2 readlink readlinkat getdents getdents64 getcwd chdir fchdir umask mkdir "
+    "mkdirat rmdir unlink unlinkat rename renameat renameat2 link linkat symlink symlinkat chmod fchmod "
+    "fchmodat truncate ftruncate fallocate fsync fdatasync flock fadvise64 utime utimes utimensat "
+    "futimesat getxattr lgetxattr fgetxattr listxattr llistxattr flistxattr removexattr lremovexattr "
+    "fremovexattr sendfile copy_file_range "
+    # waiting
+    "select pselect6 poll ppoll epoll_create epoll_create1 epoll_ctl epoll_wait epoll_pwait "
+    "epoll_pwait2 eventfd eventfd2 timerfd_create timerfd_settime timerfd_gettime signalfd signalfd4 "
+    # clocks, sleeps and timers
+    "clock_gettime clock_getres clock_nanosleep nanosleep gettimeofday time times getitimer setitimer "
+    "alarm timer_create timer_settime timer_gettime timer_getoverrun timer_delete "
+    # itself: identity, limits, usage, threads, signals
+    "exit exit_group wait4 waitid getpid getppid gettid getuid geteuid getgid getegid getgroups "
+    "getresuid getresgid getpgid getpgrp getsid set_tid_address set_robust_list get_robust_list rseq "
+    "futex sched_yield sched_getaffinity sched_getparam sched_getscheduler sched_getattr "
+    "sched_get_priority_max sched_get_priority_min sched_rr_get_interval getpriority ioprio_get "
+    "getrlimit setrlimit getrusage sysinfo uname arch_prctl capget getrandom getcpu restart_syscall "
+    "rt_sigaction rt_sigprocmask rt_sigreturn rt_sigpending rt_sigtimedwait rt_sigsuspend sigaltstack "
+    "pause"
 ).split()
-#: `fcntl` commands denied: F_SETOWN, F_SETSIG, F_SETOWN_EX (a descriptor's owner gets a signal of
-#: the child's choosing, SIGKILL included, when it becomes ready: the kernel checks only the uid,
-#: which without root is the worker's) and F_SETPIPE_SZ (pipe buffers: memory outside its figures)
-_FCNTL_DENIED = (8, 10, 15, 1031)
-#: `ioctl` requests denied: FIOSETOWN and SIOCSPGRP, which set a descriptor's owner as F_SETOWN does
-_IOCTL_DENIED = (0x8901, 0x8902)
-#: the only `prctl` options a child may use (naming its threads); every other one is denied, among
-#: them PR_SET_DUMPABLE, which would make its /proc files its own (clear_refs resets the peak memory
-#: that the worker reads from the kernel)
-PR_SET_NAME, PR_GET_NAME = 15, 16
-#: (system call, index of its pid argument): denied unless that pid is 0 (the caller)
+#: signals: allowed only to the child itself (the first argument, a pid, is its own)
+_SIGNALS = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+#: (system call, index of its pid argument): allowed only when that pid is 0 (the caller)
 _ONLY_ON_ITSELF = (
     ("prlimit64", 0),
     ("sched_setaffinity", 0),
     ("sched_setscheduler", 0),
     ("sched_setparam", 0),
     ("sched_setattr", 0),
-    ("setpriority", 1),
-    ("ioprio_set", 1),
 )
+#: `fcntl` commands allowed: F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW,
+#: F_GETOWN, F_GETSIG, F_GETOWN_EX, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_DUPFD_CLOEXEC,
+#: F_GETPIPE_SZ, F_GET_SEALS
+_FCNTL_ALLOWED = (0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 16, 36, 37, 38, 1030, 1032, 1034)
+#: `ioctl` requests allowed: TCGETS (isatty), TIOCGPGRP, TIOCGWINSZ (terminal size), FIONREAD,
+#: FIONBIO, FIONCLEX, FIOCLEX
+_IOCTL_ALLOWED = (0x5401, 0x540F, 0x5413, 0x541B, 0x5421, 0x5450, 0x5451)
+#: the only `prctl` options a child may use (naming its threads)
+PR_SET_NAME, PR_GET_NAME = 15, 16
 
 
 class _ArgCmp(ctypes.Structure):
@@ -192,11 +214,11 @@ def install_filter(own_pid: int) -> None:
 
 
 def _build(lib: ctypes.CDLL, own_pid: int) -> int:
-    ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
+    ctx = lib.seccomp_init(_errno_action(errno.EPERM))  # whatever is not allowed below
     if not ctx:
         raise OSError("seccomp_init failed")
     try:
-        eperm = _errno_action(errno.EPERM)
+        allow = SCMP_ACT_ALLOW
 
         def rule(action: int, name: str, *cmps: tuple[int, int, int, int]) -> None:
             nr = lib.seccomp_syscall_resolve_name(name.encode())
@@ -207,25 +229,24 @@ def _build(lib: ctypes.CDLL, own_pid: int) -> int:
             if rc < 0:
                 raise OSError(-rc, f"seccomp rule for {name} failed")
 
-        for name in _DENY_ALWAYS:
-            rule(eperm, name)
+        for name in _ALLOWED:
+            rule(allow, name)
         rule(_errno_action(errno.ENOSYS), "clone3")
-        rule(eperm, "clone", (0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0))
-        rule(eperm, "kill", (0, _SCMP_CMP_NE, own_pid, 0))
-        rule(eperm, "tgkill", (0, _SCMP_CMP_NE, own_pid, 0))
-        rule(eperm, "rt_sigqueueinfo", (0, _SCMP_CMP_NE, own_pid, 0))
-        rule(eperm, "rt_tgsigqueueinfo", (0, _SCMP_CMP_NE, own_pid, 0))
+        rule(allow, "clone", (0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, _CLONE_THREAD))
+        for name in _SIGNALS:
+            rule(allow, name, (0, _SCMP_CMP_EQ, own_pid, 0))
         for name, arg in _ONLY_ON_ITSELF:
-            rule(eperm, name, (arg, _SCMP_CMP_NE, 0, 0))
-        rule(eperm, "setpriority", (0, _SCMP_CMP_NE, 0, 0))  # only PRIO_PROCESS: not a group, not a user
-        rule(eperm, "ioprio_set", (0, _SCMP_CMP_NE, 1, 0))  # only IOPRIO_WHO_PROCESS
-        # the kernel reads these as 32-bit: compared on the low half, so high bits set do not slip past
-        for command in _FCNTL_DENIED:
-            rule(eperm, "fcntl", (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, command))
-        for request in _IOCTL_DENIED:
-            rule(eperm, "ioctl", (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, request))
-        rule(eperm, "prctl", (0, _SCMP_CMP_LT, PR_SET_NAME, 0))  # an allowlist: PR_SET_NAME, PR_GET_NAME
-        rule(eperm, "prctl", (0, _SCMP_CMP_GT, PR_GET_NAME, 0))
+            rule(allow, name, (arg, _SCMP_CMP_EQ, 0, 0))
+        # only PRIO_PROCESS and IOPRIO_WHO_PROCESS of pid 0: not a group, not a user
+        rule(allow, "setpriority", (0, _SCMP_CMP_EQ, 0, 0), (1, _SCMP_CMP_EQ, 0, 0))
+        rule(allow, "ioprio_set", (0, _SCMP_CMP_EQ, 1, 0), (1, _SCMP_CMP_EQ, 0, 0))
+        # the kernel reads these as 32-bit: compared on the low half, as the kernel will read them
+        for command in _FCNTL_ALLOWED:
+            rule(allow, "fcntl", (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, command))
+        for request in _IOCTL_ALLOWED:
+            rule(allow, "ioctl", (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, request))
+        for option in (PR_SET_NAME, PR_GET_NAME):
+            rule(allow, "prctl", (0, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, option))
     except BaseException:
         lib.seccomp_release(ctx)
         raise
