@@ -114,30 +114,33 @@ def test_the_emulated_filter_denies_what_the_rules_say():
     assert decide(setpriority, 0, PID + 1, 5) == eperm and decide(setpriority, 2, 0, 5) == eperm
 
 
+def _numbers(text: str) -> dict[str, int]:
+    return {name: int(nr) for name, nr in (pair.split(":") for pair in text.split())}
+
+
 #: x86_64 numbers of system calls a solution never needs, the families the filter must deny: sockets,
 #: fork and exec, ptrace and cross-process memory, mounts (old and new API), namespaces, modules, bpf,
 #: perf, userfaultfd, keyrings, io_uring, native AIO, inotify/fanotify, pipes, device nodes, System V
 #: and POSIX IPC, pidfds, file handles, memory files, xattr writes, sync, syslog, clock setting, mlock
-_MUST_DENY = {
-    "socket": 41, "socketpair": 53, "connect": 42, "fork": 57, "vfork": 58, "execve": 59,
-    "execveat": 322, "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "mount": 165,
-    "umount2": 166, "pivot_root": 155, "chroot": 161, "unshare": 272, "setns": 308, "init_module": 175,
-    "finit_module": 313, "bpf": 321, "perf_event_open": 298, "userfaultfd": 323, "add_key": 248,
-    "keyctl": 250, "io_uring_setup": 425, "io_setup": 206, "inotify_init1": 294, "fanotify_init": 300,
-    "pipe": 22, "pipe2": 293, "mknod": 133, "mknodat": 259, "shmget": 29, "msgget": 68, "semget": 64,
-    "mq_open": 240, "pidfd_open": 434, "pidfd_getfd": 438, "open_by_handle_at": 304,
-    "memfd_create": 319, "memfd_secret": 447, "setxattr": 188, "fsetxattr": 190, "sync": 162,
-    "syncfs": 306, "syslog": 103, "settimeofday": 164, "clock_settime": 227, "mlock": 149,
-    "mlockall": 151, "tkill": 200, "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsmount": 432,
-    "mount_setattr": 442, "kcmp": 312, "process_madvise": 440, "seccomp": 317, "personality": 135,
-    "reboot": 169, "swapon": 167, "acct": 163, "quotactl": 179, "kexec_load": 246, "vmsplice": 278,
-}
+_MUST_DENY = _numbers(
+    "socket:41 socketpair:53 connect:42 fork:57 vfork:58 execve:59 execveat:322 ptrace:101 "
+    "process_vm_readv:310 process_vm_writev:311 mount:165 umount2:166 pivot_root:155 "
+    "chroot:161 unshare:272 setns:308 init_module:175 finit_module:313 bpf:321 "
+    "perf_event_open:298 userfaultfd:323 add_key:248 keyctl:250 io_uring_setup:425 "
+    "io_setup:206 inotify_init1:294 fanotify_init:300 pipe:22 pipe2:293 mknod:133 mknodat:259 "
+    "shmget:29 msgget:68 semget:64 mq_open:240 pidfd_open:434 pidfd_getfd:438 "
+    "open_by_handle_at:304 memfd_create:319 memfd_secret:447 setxattr:188 fsetxattr:190 "
+    "sync:162 syncfs:306 syslog:103 settimeofday:164 clock_settime:227 mlock:149 mlockall:151 "
+    "tkill:200 open_tree:428 move_mount:429 fsopen:430 fsmount:432 mount_setattr:442 kcmp:312 "
+    "process_madvise:440 seccomp:317 personality:135 reboot:169 swapon:167 acct:163 "
+    "quotactl:179 kexec_load:246 vmsplice:278"
+)
 #: added by kernels after this libseccomp's table (6.5 to 6.17): a denylist let them through
-_NEWER = {
-    "cachestat": 451, "fchmodat2": 452, "map_shadow_stack": 453, "futex_wake": 454, "statmount": 457,
-    "listmount": 458, "lsm_get_self_attr": 459, "mseal": 462, "setxattrat": 463, "getxattrat": 464,
-    "removexattrat": 466, "open_tree_attr": 467, "file_getattr": 468, "file_setattr": 469,
-}
+_NEWER = _numbers(
+    "cachestat:451 fchmodat2:452 map_shadow_stack:453 futex_wake:454 statmount:457 "
+    "listmount:458 lsm_get_self_attr:459 mseal:462 setxattrat:463 getxattrat:464 "
+    "removexattrat:466 open_tree_attr:467 file_getattr:468 file_setattr:469"
+)
 
 
 def test_everything_the_allowlist_does_not_name_is_denied():
