@@ -697,6 +697,46 @@ def test_a_loaded_machine_slows_a_solution_without_failing_it(add_problem):
     assert max(t.time_consumed for t in r.tests) > 0.5 + FRAME_SLACK_S  # past the old wall-clock limit
 
 
+def test_a_solution_kept_from_the_core_by_its_neighbours_is_not_timed_out():
+    """Nine busy processes, each its own session, share the pool's one core: the child gets about a
+    tenth of it, and a test that needs 0.2 s of CPU (limit 0.25 s) takes about 2 s, past the
+    wall-clock backstop (3 x 0.25 + 0.5 s). The kernel saw the child wait for the core all that time,
+    so the backstop moved on by that wait: PASSED, where it used to be TIME_LIMIT_EXCEEDED (what a
+    neighbour that keeps the cores busy, where the kernel does not group its threads by session, made
+    of an honest solution). A sleeper under the same load still meets the backstop: sleeping is not
+    waiting for a core."""
+    import subprocess
+    import sys
+
+    if not hasattr(os, "sched_setaffinity") or not os.path.exists("/proc/self/schedstat"):
+        pytest.skip("needs sched_setaffinity and the kernel's scheduler statistics")
+    one = make_problem("add", ["assert candidate(a=1, b=2) == 3"], ADD_REFERENCE)
+    core = min(os.sched_getaffinity(0))
+    saved = os.sched_getaffinity(0)
+    hog = "import os, sys\nos.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True:\n    pass\n"
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", hog, str(core)], start_new_session=True) for _ in range(9)
+    ]
+    limits = Limits(time_s=0.25, total_time_s=5.0)
+    spin = "        end = time.process_time() + 0.2\n        while time.process_time() < end:\n            pass\n"
+    try:
+        os.sched_setaffinity(0, {core})  # the pool's processes inherit it
+        with Executor(workers=1) as ex:
+            starved = ex.run(one, _spin_or_sleep(spin), limits)
+            sleeper = ex.run(one, _spin_or_sleep("        time.sleep(3)\n"), limits)
+    finally:
+        os.sched_setaffinity(0, saved)
+        for h in hogs:
+            h.kill()
+            h.wait()
+    from grpo4codegen.sandbox.worker import FRAME_SLACK_S, WALL_FACTOR
+
+    assert starved.all_passed, [t.error for t in starved.tests]
+    assert starved.tests[0].time_consumed > 0.25 * WALL_FACTOR + FRAME_SLACK_S  # past the backstop
+    assert sleeper.tests[0].exec_outcome is ExecOutcome.TIME_LIMIT_EXCEEDED
+    assert "wall-clock" in sleeper.tests[0].error
+
+
 def test_bench_sandbox_reports_its_figures(capsys):
     """`bench sandbox` on a few built-in problems, without the slow runs: the target figures come out
     as numbers, the skipped runs as null, and every configuration passes every test."""

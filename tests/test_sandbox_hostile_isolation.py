@@ -289,6 +289,40 @@ def test_signalling_every_visible_pid_harms_no_one(executor, add_problem, bystan
     assert os.getpriority(os.PRIO_PROCESS, proc.pid) == os.getpriority(os.PRIO_PROCESS, 0)
 
 
+SELF_STARVE = """
+import ctypes, os
+class Solution:
+    def add(self, a, b):
+        refused = []
+        for name, attempt in (
+            ("nice", lambda: os.nice(19)),
+            ("setpriority", lambda: os.setpriority(os.PRIO_PROCESS, 0, 19)),
+            ("idle_class", lambda: os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))),
+            ("batch_class", lambda: os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))),
+            ("one_cpu", lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})),
+            ("autogroup", lambda: open("/proc/self/autogroup", "w").write("19")),
+            ("oom_score", lambda: open("/proc/self/oom_score_adj", "w").write("1000")),
+        ):
+            try:
+                attempt()
+            except OSError:
+                refused.append(name)
+        return refused
+"""
+
+
+def test_a_child_cannot_make_its_own_waits_for_a_core(executor, add_problem):
+    """The worker moves a child's wall-clock deadlines on by the time the kernel saw it wait for a
+    core, so the child must not be able to make such waits: it cannot lower its priority (nice,
+    setpriority, its autogroup's through /proc, which is read-only), take an idle or batch
+    scheduling class, or pin itself to one (busy) core. Otherwise it could hold its worker with no
+    CPU to show for it, until the submission's total by the wall clock."""
+    r = executor.run(add_problem, SELF_STARVE, FAST)
+    assert r.ok, r.infra_error
+    refused = json.loads(r.tests[0].result)
+    assert refused == "nice setpriority idle_class batch_class one_cpu autogroup oom_score".split()
+
+
 # -- the filesystem -------------------------------------------------------------------------------
 def test_only_the_allowlist_is_visible(executor):
     allowed_top = {"dev", "proc", "tmp", "var", "sandbox-tmp", "etc", "lib", "lib64", "lib32", "libx32"}

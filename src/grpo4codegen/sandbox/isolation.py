@@ -385,8 +385,10 @@ def _bind(source: str, target: str, read_only: bool) -> None:
 
 def _mount_proc(target: str) -> None:
     """/proc of the worker's PID namespace; where the kernel allows, showing processes only, and only
-    those the caller may trace (so a child does not see the worker)."""
-    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    those the caller may trace (so a child does not see the worker). Read-only: nothing a child could
+    write there is its business (its autogroup's priority, which would let it make its own waits for a
+    core, which the worker credits; its OOM score)."""
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
     for options in ("hidepid=invisible,subset=pid", "hidepid=2", None):
         try:
             _mount("proc", target, "proc", flags, options)

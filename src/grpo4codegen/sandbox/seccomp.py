@@ -10,9 +10,11 @@ interval timers, its own identity, limits and usage, `uname`, `getrandom`, signa
 (`clone` with `CLONE_THREAD`, futexes, robust lists, rseq), and, on a condition:
 - signals only to itself (`kill`, `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo` naming its own pid;
   never its process group, pid 0);
-- resource limits, priority, I/O priority and scheduling only of itself (pid 0): without root the child
-  has the worker's uid, and the kernel would let it lower the limits of the worker, its supervisor or
-  any process of that user it can name;
+- resource limits and I/O priority only of itself (pid 0): without root the child has the worker's
+  uid, and the kernel would let it lower the limits of the worker, its supervisor or any process of
+  that user it can name. Its CPU priority, scheduling class and CPUs it may not change at all: the
+  worker moves a child's deadlines by the wall clock on by the time the kernel saw it wait for a core,
+  and a child that could lower its own priority (or pin itself to a busy core) could make that wait;
 - `fcntl` commands that read or set its own descriptors' flags, locks and duplicates: never a
   descriptor's owner (F_SETOWN, F_SETSIG, F_SETOWN_EX: the kernel would signal that owner, checking
   only the uid), never a pipe's size (kernel memory outside its figures), leases or directory
@@ -84,14 +86,10 @@ _ALLOWED = (
 ).split()
 #: signals: allowed only to the child itself (the first argument, a pid, is its own)
 _SIGNALS = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
-#: (system call, index of its pid argument): allowed only when that pid is 0 (the caller)
-_ONLY_ON_ITSELF = (
-    ("prlimit64", 0),
-    ("sched_setaffinity", 0),
-    ("sched_setscheduler", 0),
-    ("sched_setparam", 0),
-    ("sched_setattr", 0),
-)
+#: (system call, index of its pid argument): allowed only when that pid is 0 (the caller). Not in
+#: any list, so denied: setpriority, sched_setscheduler, sched_setparam, sched_setattr and
+#: sched_setaffinity (see the module's docstring)
+_ONLY_ON_ITSELF = (("prlimit64", 0),)
 #: `fcntl` commands allowed: F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW,
 #: F_GETOWN, F_GETSIG, F_GETOWN_EX, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_DUPFD_CLOEXEC,
 #: F_GETPIPE_SZ, F_GET_SEALS
@@ -237,8 +235,7 @@ def _build(lib: ctypes.CDLL, own_pid: int) -> int:
             rule(allow, name, (0, _SCMP_CMP_EQ, own_pid, 0))
         for name, arg in _ONLY_ON_ITSELF:
             rule(allow, name, (arg, _SCMP_CMP_EQ, 0, 0))
-        # only PRIO_PROCESS and IOPRIO_WHO_PROCESS of pid 0: not a group, not a user
-        rule(allow, "setpriority", (0, _SCMP_CMP_EQ, 0, 0), (1, _SCMP_CMP_EQ, 0, 0))
+        # only IOPRIO_WHO_PROCESS of pid 0: not a group, not a user
         rule(allow, "ioprio_set", (0, _SCMP_CMP_EQ, 1, 0), (1, _SCMP_CMP_EQ, 0, 0))
         # the kernel reads these as 32-bit: compared on the low half, as the kernel will read them
         for command in _FCNTL_ALLOWED:

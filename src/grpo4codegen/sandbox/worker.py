@@ -64,7 +64,9 @@ MAX_WARM_PREAMBLES = 16
 SETUP_ALLOWANCE_S = 5.0  # loading the solution (imports, module-level code) on top of the per-test limit
 FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit (wall clock only)
 #: the wall-clock backstop of the CPU-time limits: a test (or submission) may take this many times its
-#: CPU limit in wall time, time spent waiting for a core on a loaded machine included
+#: CPU limit in wall time. A child's deadlines by the wall clock are moved on by the time the kernel
+#: saw it wait for a core (`_run_delay`): a neighbour that keeps the cores busy slows a solution, and
+#: must not fail it. The submission's total by the wall clock is never moved.
 WALL_FACTOR = 3.0
 #: while a test runs, the worker looks at the progress page this often, so that it reads the child's
 #: CPU clock near the start of each test (the CPU used before it looks is not counted: at most this)
@@ -136,6 +138,9 @@ class _ChildState:
         self.mark: tuple[int, bool] | None = None
         self.mark_cpu = 0.0
         self.timeout_why = "time limit exceeded"
+        # seconds its main thread waited, runnable, for a core (read when a deadline by the wall clock
+        # is reached): those deadlines are moved on by this much
+        self.run_delay = 0.0
 
     def pending(self, test: int) -> bool:
         """Is `test` one this child still owes a result for?"""
@@ -451,8 +456,8 @@ class Worker:
         total = self._trace_deadline if st.traced else self._deadline
         if not st.begun:
             if phase == protocol.PHASE_SETUP:  # our own code: not the candidate's time
-                return st.forked_at + SETUP_ALLOWANCE_S
-            return min(started + SETUP_ALLOWANCE_S, total)  # compiling the candidate's source
+                return st.forked_at + SETUP_ALLOWANCE_S + st.run_delay
+            return min(started + SETUP_ALLOWANCE_S + st.run_delay, total)  # compiling the candidate's source
         if phase <= protocol.PHASE_LOADING:  # loading, by the worker's clock (a claimed start could be late)
             deadline = st.begun_at + SETUP_ALLOWANCE_S + per_test
         elif st.pending(test) and st.traced:
@@ -461,7 +466,7 @@ class Worker:
             deadline = st.heard_at + per_test
         else:
             return self._cpu_deadline(job, st, test)
-        return min(deadline, total)
+        return min(deadline + st.run_delay, total)
 
     def _cpu_deadline(self, job: dict[str, Any], st: _ChildState, test: int) -> float:
         """The timed child's next deadline: when its current test (or the wait after a reported one; a
@@ -472,7 +477,7 @@ class Worker:
         now = time.monotonic()
         pending = st.pending(test)
         since = st.page[2] if pending else st.heard_at
-        wall = min(since + job["time_s"] * WALL_FACTOR + FRAME_SLACK_S, self._deadline)
+        wall = min(since + job["time_s"] * WALL_FACTOR + FRAME_SLACK_S + st.run_delay, self._deadline)
         cpu = _child_cpu(st.pid)
         if cpu is None:  # it exited: the pipe closes (or the wall clock ends the wait)
             return wall
@@ -510,6 +515,8 @@ class Worker:
             if not ready:
                 if self._child_deadline(job, st) > time.monotonic():
                     continue  # the child moved on to another test while we waited
+                if _waited_for_a_core(st) and self._child_deadline(job, st) > time.monotonic():
+                    continue  # it was kept from the cores since: its deadline moved on by as much
                 self._kill(st)
                 buf += _drain(fd)  # records written before the kill still count
                 finished = self._consume(job, buf, st, results, cap)
@@ -704,6 +711,33 @@ def _child_cpu(pid: int) -> float | None:
         return time.clock_gettime(((~pid) << 3) | 2)  # CPUCLOCK_SCHED of process `pid`
     except OSError:
         return None
+
+
+def _run_delay(pid: int) -> float | None:
+    """Seconds the child's main thread (the one running the tests) has spent runnable but waiting for
+    a core, by the kernel's scheduler statistics (`/proc/<pid>/schedstat`); None where the kernel
+    keeps none, or the child is gone."""
+    try:
+        fd = os.open(f"/proc/{pid}/schedstat", os.O_RDONLY)
+        try:
+            return int(os.read(fd, 128).split()[1]) / 1e9
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _waited_for_a_core(st: _ChildState) -> bool:
+    """Did the child wait for a core for longer than its deadlines by the wall clock were moved on
+    already? If so, they move on by the difference. The wait is the kernel's figure: the child cannot
+    claim it, nor make it (it may not lower its priority, its scheduling class or its CPUs, or write
+    /proc): it waits only when other processes keep the cores, or its own threads do, and those use
+    its CPU time, which has limits of its own."""
+    delay = _run_delay(st.pid)
+    if delay is None or delay <= st.run_delay + 0.001:
+        return False
+    st.run_delay = delay
+    return True
 
 
 def _measure_alive(st: _ChildState) -> bool:
