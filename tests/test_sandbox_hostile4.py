@@ -167,6 +167,33 @@ def test_system_calls_the_filter_does_not_name_are_denied(executor, add_problem)
     assert json.loads(r.tests[0].result) == [-1, -1, -1, -1], r.tests[0].result
 
 
+DROP_INHERITED = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+answers = []
+for line in open("/proc/self/maps"):
+    parts = line.split()
+    if len(parts) >= 6 and parts[5].startswith("/") and parts[1] == "r-xp":  # the libraries' text
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        for advice in (4, 8, 20, 21):  # DONTNEED, FREE, COLD, PAGEOUT
+            ctypes.set_errno(0)
+            answers.append(-ctypes.get_errno() if libc.madvise(lo, hi - lo, advice) else 0)  # 0: dropped
+return sorted(set(answers))
+"""
+
+
+def test_a_child_cannot_drop_the_pages_it_inherited(executor, add_problem):
+    """The peak memory the worker reads is the kernel's high-water mark of everything resident, the
+    pages the child inherited from the worker included. `madvise(MADV_DONTNEED)` over the libraries'
+    text dropped 1 MiB of them (they refault only as they run), and the candidate's allocations then
+    filled that room without raising the mark: memory hidden from the efficiency reward. Advice that
+    drops resident pages is denied."""
+    r = executor.run(add_problem, solution(DROP_INHERITED), LIMITS)
+    assert r.ok, r.infra_error
+    assert json.loads(r.tests[0].result) == [-1], r.tests[0].result
+
+
 TESTS = 32
 SLOW_JSON = f"""
 import gc, os, struct

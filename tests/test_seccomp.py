@@ -115,6 +115,10 @@ def test_the_emulated_filter_denies_what_the_rules_say():
     # (setpriority, sched_setscheduler, sched_setaffinity, sched_setattr, sched_setparam)
     for nr in (141, 144, 203, 314, 142):
         assert decide(nr, 0, 0, 5) == eperm, nr
+    madvise, dontneed, free, pageout, hugepage = 28, 4, 8, 21, 14
+    assert decide(madvise, 0, 4096, hugepage) == seccomp.SCMP_ACT_ALLOW
+    for advice in (dontneed, free, pageout):  # pages dropped: memory hidden from the high-water mark
+        assert decide(madvise, 0, 4096, advice) == eperm, advice
     sched_getaffinity, getpriority = 204, 140
     assert decide(sched_getaffinity) == decide(getpriority) == seccomp.SCMP_ACT_ALLOW
 

@@ -22,6 +22,9 @@ interval timers, its own identity, limits and usage, `uname`, `getrandom`, signa
 - `ioctl` requests that ask a descriptor what it is (a terminal? its size, bytes ready) or set
   close-on-exec and non-blocking: never a descriptor's owner (FIOSETOWN, SIOCSPGRP) nor input pushed
   into a terminal;
+- `madvise` only with advice that keeps its pages resident (never DONTNEED, FREE, COLD, PAGEOUT:
+  dropping the pages it inherited and allocating into the room would hide memory from the peak the
+  worker reads);
 - `prctl` only to name its threads (PR_SET_NAME, PR_GET_NAME): PR_SET_DUMPABLE would make its /proc
   files its own (clear_refs resets the peak memory that the worker reads from the kernel);
 - `clone3` answers ENOSYS, so that the C library falls back to `clone`, whose flags the filter can see.
@@ -60,7 +63,7 @@ _CLONE_THREAD = 0x00010000
 #: allowed whatever their arguments (names this architecture or libseccomp does not know are skipped)
 _ALLOWED = (
     # its own memory
-    "brk mmap munmap mremap mprotect madvise mincore msync membarrier mbind get_mempolicy set_mempolicy "
+    "brk mmap munmap mremap mprotect mincore msync membarrier mbind get_mempolicy set_mempolicy "
     # files and descriptors, in the tree it sees
     "read write readv writev pread64 pwrite64 preadv pwritev preadv2 pwritev2 open openat openat2 creat "
     "close close_range dup dup2 dup3 lseek stat fstat lstat newfstatat statx statfs fstatfs access "
@@ -97,6 +100,14 @@ _FCNTL_ALLOWED = (0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 16, 36, 37, 38, 1030, 1032, 103
 #: `ioctl` requests allowed: TCGETS (isatty), TIOCGPGRP, TIOCGWINSZ (terminal size), FIONREAD,
 #: FIONBIO, FIONCLEX, FIOCLEX
 _IOCTL_ALLOWED = (0x5401, 0x540F, 0x5413, 0x541B, 0x5421, 0x5450, 0x5451)
+#: `madvise` advice allowed: NORMAL, RANDOM, SEQUENTIAL, WILLNEED, DONTFORK, DOFORK, HUGEPAGE,
+#: NOHUGEPAGE, DONTDUMP, DODUMP, WIPEONFORK, KEEPONFORK, POPULATE_READ, POPULATE_WRITE. Never advice
+#: that drops resident pages (DONTNEED, FREE, REMOVE, COLD, PAGEOUT, DONTNEED_LOCKED): the peak memory
+#: the worker reads is a high-water mark over everything resident, so dropping pages the child
+#: inherited (the libraries' text) and allocating into the room hid that much of its memory (1 MiB
+#: here). The C library tolerates the refusal (it only returns memory sooner with it); nor merging
+#: pages with other processes' (MERGEABLE)
+_MADVISE_ALLOWED = (0, 1, 2, 3, 10, 11, 14, 15, 16, 17, 18, 19, 22, 23)
 #: the only `prctl` options a child may use (naming its threads)
 PR_SET_NAME, PR_GET_NAME = 15, 16
 
@@ -242,6 +253,8 @@ def _build(lib: ctypes.CDLL, own_pid: int) -> int:
             rule(allow, "fcntl", (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, command))
         for request in _IOCTL_ALLOWED:
             rule(allow, "ioctl", (1, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, request))
+        for advice in _MADVISE_ALLOWED:
+            rule(allow, "madvise", (2, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, advice))
         for option in (PR_SET_NAME, PR_GET_NAME):
             rule(allow, "prctl", (0, _SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, option))
     except BaseException:
