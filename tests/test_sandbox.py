@@ -737,6 +737,42 @@ def test_a_solution_kept_from_the_core_by_its_neighbours_is_not_timed_out():
     assert "wall-clock" in sleeper.tests[0].error
 
 
+LOADING_HOG = """
+import hashlib, threading, time
+_stop = threading.Event()
+_data = b"x" * (4 << 20)
+def _hash():
+    while not _stop.is_set():
+        hashlib.sha256(_data).digest()  # (outside the GIL: the threads keep both cores busy)
+_threads = [threading.Thread(target=_hash, daemon=True) for _ in range(12)]
+for _t in _threads:
+    _t.start()
+_end = time.monotonic() + 4.0
+while time.monotonic() < _end:  # the main thread runnable, behind its own threads: it waits for a core
+    pass
+_stop.set()
+for _t in _threads:
+    _t.join()
+class Solution:
+    def add(self, a, b):
+        time.sleep(30)
+        return a + b
+"""
+
+
+def test_waits_a_candidate_made_while_loading_are_not_credited_to_its_tests(executor):
+    """Loading the solution has a wall-clock limit only, so a wait for a core there may be one the
+    candidate made itself (its own threads busy, its main thread behind them): it does not move the
+    deadlines of its tests. Here 4 s of loading with twelve hashing threads (about 1.6 s of waiting
+    for a core), then a test that sleeps: timed out at the usual backstop (3 x 1 s + 0.5 s) after
+    7.6 s in all, where crediting the wait took 9.2 s."""
+    one = make_problem("add", ["assert candidate(a=1, b=2) == 3"], ADD_REFERENCE)
+    r = executor.run(one, LOADING_HOG, Limits(time_s=1.0, total_time_s=20.0))
+    assert [t.exec_outcome for t in r.tests] == [ExecOutcome.TIME_LIMIT_EXCEEDED], r.tests[0].error
+    assert "wall-clock" in r.tests[0].error
+    assert r.wall_time < 4.0 + 3.5 + 1.0, r.wall_time  # loading, the backstop, slack (9.2 s when credited)
+
+
 def test_bench_sandbox_reports_its_figures(capsys):
     """`bench sandbox` on a few built-in problems, without the slow runs: the target figures come out
     as numbers, the skipped runs as null, and every configuration passes every test."""

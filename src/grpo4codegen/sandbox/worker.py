@@ -64,9 +64,9 @@ MAX_WARM_PREAMBLES = 16
 SETUP_ALLOWANCE_S = 5.0  # loading the solution (imports, module-level code) on top of the per-test limit
 FRAME_SLACK_S = 0.5  # serialising one result, on top of the per-test limit (wall clock only)
 #: the wall-clock backstop of the CPU-time limits: a test (or submission) may take this many times its
-#: CPU limit in wall time. A child's deadlines by the wall clock are moved on by the time the kernel
-#: saw it wait for a core (`_run_delay`): a neighbour that keeps the cores busy slows a solution, and
-#: must not fail it. The submission's total by the wall clock is never moved.
+#: CPU limit in wall time. A timed test's deadline by the wall clock is moved on by the time the
+#: kernel saw the child wait for a core (`_run_delay`): a neighbour that keeps the cores busy slows a
+#: solution, and must not fail it. The submission's total by the wall clock is never moved.
 WALL_FACTOR = 3.0
 #: while a test runs, the worker looks at the progress page this often, so that it reads the child's
 #: CPU clock near the start of each test (the CPU used before it looks is not counted: at most this)
@@ -138,9 +138,12 @@ class _ChildState:
         self.mark: tuple[int, bool] | None = None
         self.mark_cpu = 0.0
         self.timeout_why = "time limit exceeded"
-        # seconds its main thread waited, runnable, for a core (read when a deadline by the wall clock
-        # is reached): those deadlines are moved on by this much
+        # seconds its main thread waited, runnable, for a core since `delay_base` (read when a deadline
+        # by the wall clock is reached): the timed tests' deadlines by the wall clock (and our own
+        # setup's) move on by it. The base is the wait when the tests began: one the candidate's
+        # threads made while its module loaded is not credited to its tests
         self.run_delay = 0.0
+        self.delay_base = 0.0
 
     def pending(self, test: int) -> bool:
         """Is `test` one this child still owes a result for?"""
@@ -466,7 +469,9 @@ class Worker:
             deadline = st.heard_at + per_test
         else:
             return self._cpu_deadline(job, st, test)
-        return min(deadline + st.run_delay, total)
+        # (waits for a core are credited only where CPU limits hold too: a candidate loading its
+        # module, or in a traced run, could keep its own threads busy to wait behind them)
+        return min(deadline, total)
 
     def _cpu_deadline(self, job: dict[str, Any], st: _ChildState, test: int) -> float:
         """The timed child's next deadline: when its current test (or the wait after a reported one; a
@@ -481,6 +486,9 @@ class Worker:
         cpu = _child_cpu(st.pid)
         if cpu is None:  # it exited: the pipe closes (or the wall clock ends the wait)
             return wall
+        if st.mark is None:  # its tests begin: waits for a core count from here
+            st.delay_base, st.run_delay = _run_delay(st.pid) or 0.0, 0.0
+            wall = min(since + job["time_s"] * WALL_FACTOR + FRAME_SLACK_S, self._deadline)
         key = (test, pending)
         if key != st.mark:  # first seen now: the CPU it used before this is not counted
             st.mark, st.mark_cpu = key, cpu
@@ -732,11 +740,12 @@ def _waited_for_a_core(st: _ChildState) -> bool:
     already? If so, they move on by the difference. The wait is the kernel's figure: the child cannot
     claim it, nor make it (it may not lower its priority, its scheduling class or its CPUs, or write
     /proc): it waits only when other processes keep the cores, or its own threads do, and those use
-    its CPU time, which has limits of its own."""
+    its CPU time, which the timed tests limit (so only their deadlines, and our own setup's, move;
+    loading the solution and traced runs have wall-clock limits only, and keep them)."""
     delay = _run_delay(st.pid)
-    if delay is None or delay <= st.run_delay + 0.001:
+    if delay is None or delay - st.delay_base <= st.run_delay + 0.001:
         return False
-    st.run_delay = delay
+    st.run_delay = delay - st.delay_base
     return True
 
 
