@@ -655,6 +655,42 @@ def test_a_cpu_deadline_carries_its_reason_before_it_passes(monkeypatch):
     assert w._cpu_deadline(job, st, 0) > time.monotonic() and "wall-clock" in st.timeout_why
 
 
+def test_a_wait_for_a_core_moves_only_its_own_tests_deadline(monkeypatch):
+    """A timed test's wall-clock deadline moves on by the time the kernel saw the child wait for a
+    core during that test (counted from when it has run `DELAY_BASE_AFTER_S`), and by nothing else: a
+    wait earned in an earlier test (with the child's own threads, paid for with that test's CPU) does
+    not move a later test's deadline. Carried over, it let a later test sleep past its backstop and
+    pass (ten tests of hashing threads, then a test that slept 5.5 s with a 3.5 s backstop)."""
+    from grpo4codegen.sandbox import protocol
+    from grpo4codegen.sandbox import worker as worker_mod
+    from grpo4codegen.sandbox.isolation import IsolationConfig
+
+    w = worker_mod.Worker(IsolationConfig())
+    now = time.monotonic()
+    w._deadline, w._cpu_budget, w._cpu = now + 100.0, 100.0, 0.0
+    waited = [10.0]  # the kernel's figure for the child's main thread, seconds
+    monkeypatch.setattr(worker_mod, "_child_cpu", lambda pid: 0.0)  # (a sleeper: no CPU)
+    monkeypatch.setattr(worker_mod, "_run_delay", lambda pid: waited[0])
+    st = worker_mod._ChildState(pid=1, order=[0, 1], forked_at=now, traced=False)
+    # test 0 started 5 s ago, test 1 3 s ago: with 1 s of CPU unused, the wall-clock backstop (3.5 s,
+    # plus what is credited) decides while it is less than a second away
+    st.begun, st.page = True, (0, protocol.PHASE_CALL, now - 5.0)
+    backstop = 1.0 * worker_mod.WALL_FACTOR + worker_mod.FRAME_SLACK_S
+    job = {"time_s": 1.0}
+    assert w._cpu_deadline(job, st, 0) == pytest.approx(now - 5.0 + backstop)  # no base read yet
+    assert not worker_mod._waited_for_a_core(st)  # (nothing to credit before the base is read)
+    st.mark_at -= worker_mod.DELAY_BASE_AFTER_S  # it has run a while: the base is read
+    w._cpu_deadline(job, st, 0)
+    assert st.delay_base == 10.0
+    waited[0] = 12.0  # it then waited 2 s for a core
+    assert worker_mod._waited_for_a_core(st)
+    assert w._cpu_deadline(job, st, 0) == pytest.approx(now - 5.0 + backstop + 2.0)
+    st.next, later = 1, time.monotonic() - 3.0  # test 0 reported; test 1 runs
+    st.page = (1, protocol.PHASE_CALL, later)
+    assert w._cpu_deadline(job, st, 1) == pytest.approx(later + backstop)  # the 2 s stayed with test 0
+    assert not worker_mod._waited_for_a_core(st) and st.run_delay == 0.0
+
+
 def test_total_time_limit_is_cpu_time(executor):
     """The submission's total is CPU time too: many tests that each stay under the per-test limit
     still time out once together they used `total_time_s` of CPU."""

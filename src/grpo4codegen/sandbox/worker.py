@@ -71,6 +71,9 @@ WALL_FACTOR = 3.0
 #: while a test runs, the worker looks at the progress page this often, so that it reads the child's
 #: CPU clock near the start of each test (the CPU used before it looks is not counted: at most this)
 CPU_POLL_S = 0.01
+#: a timed test's waits for a core count from when it has run this long (the worker then reads the
+#: kernel's figure once, as the test's base: a read for every test would cost more than most tests)
+DELAY_BASE_AFTER_S = 0.05
 #: while the solution loads (no message marks its end), the worker looks at the progress page this often
 LOADING_POLL_S = 0.05
 #: the traced (memory/steps) run of a test may take this many times the per-test limit: tracemalloc
@@ -139,11 +142,13 @@ class _ChildState:
         self.mark_cpu = 0.0
         self.timeout_why = "time limit exceeded"
         # seconds its main thread waited, runnable, for a core since `delay_base` (read when a deadline
-        # by the wall clock is reached): the timed tests' deadlines by the wall clock (and our own
-        # setup's) move on by it. The base is the wait when the tests began: one the candidate's
-        # threads made while its module loaded is not credited to its tests
+        # by the wall clock is reached): our own setup's deadlines, then each timed test's (the unit
+        # of `mark`), move on by it. Each test counts from its own base, read once it has run for
+        # DELAY_BASE_AFTER_S (None until then; inf where the kernel keeps no figure): a wait earned in
+        # one test never moves another's deadline, and one made while the module loaded none
         self.run_delay = 0.0
-        self.delay_base = 0.0
+        self.delay_base: float | None = 0.0
+        self.mark_at = 0.0
 
     def pending(self, test: int) -> bool:
         """Is `test` one this child still owes a result for?"""
@@ -486,12 +491,14 @@ class Worker:
         cpu = _child_cpu(st.pid)
         if cpu is None:  # it exited: the pipe closes (or the wall clock ends the wait)
             return wall
-        if st.mark is None:  # its tests begin: waits for a core count from here
-            st.delay_base, st.run_delay = _run_delay(st.pid) or 0.0, 0.0
-            wall = min(since + job["time_s"] * WALL_FACTOR + FRAME_SLACK_S, self._deadline)
         key = (test, pending)
         if key != st.mark:  # first seen now: the CPU it used before this is not counted
-            st.mark, st.mark_cpu = key, cpu
+            st.mark, st.mark_cpu, st.mark_at = key, cpu, now
+            st.delay_base, st.run_delay = None, 0.0  # nor a wait for a core
+            wall = min(since + job["time_s"] * WALL_FACTOR + FRAME_SLACK_S, self._deadline)
+        elif st.delay_base is None and now - st.mark_at >= DELAY_BASE_AFTER_S:
+            base = _run_delay(st.pid)  # (once per test that runs a while: most end before)
+            st.delay_base = float("inf") if base is None else base
         test_left = job["time_s"] - (cpu - st.mark_cpu)
         total_left = self._cpu_budget - self._cpu - max(cpu - st.setup_cpu, 0.0)
         left = min(test_left, total_left)
@@ -742,6 +749,8 @@ def _waited_for_a_core(st: _ChildState) -> bool:
     /proc): it waits only when other processes keep the cores, or its own threads do, and those use
     its CPU time, which the timed tests limit (so only their deadlines, and our own setup's, move;
     loading the solution and traced runs have wall-clock limits only, and keep them)."""
+    if st.delay_base is None:  # (a test whose base is not read yet: nothing to credit)
+        return False
     delay = _run_delay(st.pid)
     if delay is None or delay - st.delay_base <= st.run_delay + 0.001:
         return False
