@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -702,31 +703,38 @@ def test_total_time_limit_is_cpu_time(executor):
     assert 4 <= outcomes.index(ExecOutcome.TIME_LIMIT_EXCEEDED) <= 6
 
 
-def test_a_loaded_machine_slows_a_solution_without_failing_it(add_problem):
-    """Four busy processes (each its own session, as the child is: one scheduling group each) share the one core the pool runs on: the solution's wall time grows past
-    what the old wall-clock limit allowed, its verdicts do not change (the CPU time it needs is under
-    the limit)."""
+@contextlib.contextmanager
+def _one_busy_core(busy: int):
+    """This process (and the pool it starts) on one core, shared with `busy` processes that spin, each
+    its own session (one scheduling group each, as a child is)."""
     import subprocess
     import sys
 
-    if not hasattr(os, "sched_setaffinity"):
-        pytest.skip("needs sched_setaffinity")
     core = min(os.sched_getaffinity(0))
     saved = os.sched_getaffinity(0)
     hog = "import os, sys\nos.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True:\n    pass\n"
     hogs = [
-        subprocess.Popen([sys.executable, "-c", hog, str(core)], start_new_session=True) for _ in range(4)
+        subprocess.Popen([sys.executable, "-c", hog, str(core)], start_new_session=True) for _ in range(busy)
     ]
     try:
         os.sched_setaffinity(0, {core})  # the pool's processes inherit it
-        spin = "        end = time.process_time() + 0.3\n        while time.process_time() < end:\n            pass\n"
-        with Executor(workers=1) as ex:
-            r = ex.run(add_problem, _spin_or_sleep(spin), Limits(time_s=0.5, total_time_s=5.0))
+        yield
     finally:
         os.sched_setaffinity(0, saved)
         for h in hogs:
             h.kill()
             h.wait()
+
+
+def test_a_loaded_machine_slows_a_solution_without_failing_it(add_problem):
+    """Four busy processes (each its own session, as the child is: one scheduling group each) share the one core the pool runs on: the solution's wall time grows past
+    what the old wall-clock limit allowed, its verdicts do not change (the CPU time it needs is under
+    the limit)."""
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs sched_setaffinity")
+    spin = "        end = time.process_time() + 0.3\n        while time.process_time() < end:\n            pass\n"
+    with _one_busy_core(busy=4), Executor(workers=1) as ex:
+        r = ex.run(add_problem, _spin_or_sleep(spin), Limits(time_s=0.5, total_time_s=5.0))
     assert r.all_passed, [t.error for t in r.tests]
     from grpo4codegen.sandbox.worker import FRAME_SLACK_S
 
@@ -741,30 +749,14 @@ def test_a_solution_kept_from_the_core_by_its_neighbours_is_not_timed_out():
     neighbour that keeps the cores busy, where the kernel does not group its threads by session, made
     of an honest solution). A sleeper under the same load still meets the backstop: sleeping is not
     waiting for a core."""
-    import subprocess
-    import sys
-
     if not hasattr(os, "sched_setaffinity") or not os.path.exists("/proc/self/schedstat"):
         pytest.skip("needs sched_setaffinity and the kernel's scheduler statistics")
     one = make_problem("add", ["assert candidate(a=1, b=2) == 3"], ADD_REFERENCE)
-    core = min(os.sched_getaffinity(0))
-    saved = os.sched_getaffinity(0)
-    hog = "import os, sys\nos.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True:\n    pass\n"
-    hogs = [
-        subprocess.Popen([sys.executable, "-c", hog, str(core)], start_new_session=True) for _ in range(9)
-    ]
     limits = Limits(time_s=0.25, total_time_s=5.0)
     spin = "        end = time.process_time() + 0.2\n        while time.process_time() < end:\n            pass\n"
-    try:
-        os.sched_setaffinity(0, {core})  # the pool's processes inherit it
-        with Executor(workers=1) as ex:
-            starved = ex.run(one, _spin_or_sleep(spin), limits)
-            sleeper = ex.run(one, _spin_or_sleep("        time.sleep(3)\n"), limits)
-    finally:
-        os.sched_setaffinity(0, saved)
-        for h in hogs:
-            h.kill()
-            h.wait()
+    with _one_busy_core(busy=9), Executor(workers=1) as ex:
+        starved = ex.run(one, _spin_or_sleep(spin), limits)
+        sleeper = ex.run(one, _spin_or_sleep("        time.sleep(3)\n"), limits)
     from grpo4codegen.sandbox.worker import FRAME_SLACK_S, WALL_FACTOR
 
     assert starved.all_passed, [t.error for t in starved.tests]
