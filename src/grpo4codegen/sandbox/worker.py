@@ -487,18 +487,18 @@ class Worker:
         now = time.monotonic()
         pending = st.pending(test)
         since = st.page[2] if pending else st.heard_at
-        wall = min(since + job["time_s"] * WALL_FACTOR + FRAME_SLACK_S + st.run_delay, self._deadline)
+        backstop = since + job["time_s"] * WALL_FACTOR + FRAME_SLACK_S
         cpu = _child_cpu(st.pid)
         if cpu is None:  # it exited: the pipe closes (or the wall clock ends the wait)
-            return wall
+            return min(backstop + st.run_delay, self._deadline)
         key = (test, pending)
         if key != st.mark:  # first seen now: the CPU it used before this is not counted
             st.mark, st.mark_cpu, st.mark_at = key, cpu, now
             st.delay_base, st.run_delay = None, 0.0  # nor a wait for a core
-            wall = min(since + job["time_s"] * WALL_FACTOR + FRAME_SLACK_S, self._deadline)
         elif st.delay_base is None and now - st.mark_at >= DELAY_BASE_AFTER_S:
             base = _run_delay(st.pid)  # (once per test that runs a while: most end before)
             st.delay_base = float("inf") if base is None else base
+        wall = min(backstop + st.run_delay, self._deadline)
         test_left = job["time_s"] - (cpu - st.mark_cpu)
         total_left = self._cpu_budget - self._cpu - max(cpu - st.setup_cpu, 0.0)
         left = min(test_left, total_left)
